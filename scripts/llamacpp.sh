@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Build llama.cpp, the reference engine, into a per-user cache outside the repository, once.
+#
+# Usage:
+#   scripts/llamacpp.sh [TARGET...]        # default target: llama-tokenize
+#   scripts/llamacpp.sh llama-tokenize llama-bench llama-completion
+#
+# llama.cpp is taken from the llama-cpp-python source distribution (pinned below), whose
+# vendor/llama.cpp is llama.cpp commit 0c1e57098. The sdist is fetched with `pip download`
+# unless it is already in the cache, or LLAMACPP_SDIST names a local copy of that file.
+#
+# Everything goes to ${XDG_CACHE_HOME:-$HOME/.cache}/summarise/llama.cpp-0c1e57098/:
+#   src/    the unpacked llama.cpp source
+#   build/  the CMake build tree; the binaries are in build/bin/
+# A second run with targets already built does nothing. The last line printed is the bin dir.
+#
+# Needs a C/C++ compiler; cmake is installed with pip (or apt-get) when it is missing.
+set -euo pipefail
+
+PY_VERSION=0.3.36
+COMMIT=0c1e57098
+SDIST_NAME="llama_cpp_python-${PY_VERSION}.tar.gz"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/summarise"
+ROOT="$CACHE/llama.cpp-$COMMIT"
+SRC="$ROOT/src"
+BUILD="$ROOT/build"
+BIN="$BUILD/bin"
+JOBS="${LLAMACPP_JOBS:-2}"
+
+if [ "$#" -eq 0 ]; then
+    set -- llama-tokenize
+fi
+
+log() { echo "llamacpp.sh: $*" >&2; }
+
+# Already built?
+missing=()
+for t in "$@"; do
+    [ -x "$BIN/$t" ] || missing+=("$t")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "$BIN"
+    exit 0
+fi
+
+# cmake: use the one on PATH, else install it.
+if ! command -v cmake >/dev/null 2>&1; then
+    log "cmake not found; installing it with pip"
+    if python3 -m pip install --quiet cmake >&2; then
+        cmake_dir="$(python3 -c 'import cmake, os; print(cmake.CMAKE_BIN_DIR)')"
+        export PATH="$cmake_dir:$PATH"
+    elif command -v apt-get >/dev/null 2>&1; then
+        log "pip failed; trying apt-get"
+        apt-get update >&2 && apt-get install -y cmake >&2
+    fi
+    command -v cmake >/dev/null 2>&1 || { log "could not install cmake; install it and rerun"; exit 1; }
+fi
+
+# Source.
+if [ ! -f "$SRC/CMakeLists.txt" ]; then
+    mkdir -p "$CACHE/downloads"
+    sdist="$CACHE/downloads/$SDIST_NAME"
+    if [ ! -f "$sdist" ]; then
+        if [ -n "${LLAMACPP_SDIST:-}" ] && [ -f "$LLAMACPP_SDIST" ]; then
+            log "using sdist $LLAMACPP_SDIST"
+            cp "$LLAMACPP_SDIST" "$sdist"
+        else
+            log "downloading llama-cpp-python==$PY_VERSION sdist with pip"
+            python3 -m pip download --quiet --no-deps --no-binary llama-cpp-python \
+                --dest "$CACHE/downloads" "llama-cpp-python==$PY_VERSION" >&2
+        fi
+    fi
+    [ -f "$sdist" ] || { log "no $SDIST_NAME in $CACHE/downloads after download"; exit 1; }
+    tmp="$(mktemp -d "$CACHE/unpack.XXXXXX")"
+    tar -xzf "$sdist" -C "$tmp" "llama_cpp_python-$PY_VERSION/vendor/llama.cpp"
+    mkdir -p "$ROOT"
+    rm -rf "$SRC"
+    mv "$tmp/llama_cpp_python-$PY_VERSION/vendor/llama.cpp" "$SRC"
+    rm -rf "$tmp"
+fi
+
+# Configure (once) and build the missing targets.
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    log "configuring in $BUILD"
+    cmake -S "$SRC" -B "$BUILD" \
+        -DCMAKE_BUILD_TYPE=Release \
+        -DGGML_NATIVE=ON \
+        -DLLAMA_OPENSSL=OFF \
+        -DLLAMA_BUILD_SERVER=OFF \
+        -DBUILD_SHARED_LIBS=OFF \
+        -DLLAMA_BUILD_TESTS=OFF \
+        -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_APP=OFF \
+        -DLLAMA_USE_PREBUILT_UI=OFF >&2
+fi
+log "building ${missing[*]} with -j$JOBS (this takes a while)"
+cmake --build "$BUILD" --config Release -j "$JOBS" --target "${missing[@]}" >&2
+
+for t in "$@"; do
+    [ -x "$BIN/$t" ] || { log "build finished but $BIN/$t is missing"; exit 1; }
+done
+echo "$BIN"
