@@ -1,0 +1,105 @@
+//! Command-line interface: clap definitions and one module per subcommand; no model logic.
+
+mod models;
+mod summarise;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::engine::device::DeviceChoice;
+use crate::error::{Error, Result};
+
+/// Summarise news articles with a local language model, offline.
+#[derive(Debug, Parser)]
+#[command(
+    name = "summarise",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  summarise article.txt\n  cat article.txt | summarise - --format json\n  summarise models pull qwen2.5-coder-1.5b-instruct"
+)]
+pub struct Cli {
+    /// Article to summarise: a text file, or `-` for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub input: Option<String>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options of a summary run.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Model: a registry id (`summarise models list`) or a path to a .gguf file.
+    #[arg(long, short = 'm', value_name = "ID|PATH")]
+    pub model: Option<String>,
+
+    /// Device to run on; `auto` picks the best compiled-in device that is present.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_tokens: usize,
+
+    /// Sampling temperature; 0 is greedy. Defaults to the model's registry setting.
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+
+    /// Seed for sampling.
+    #[arg(long, default_value_t = 299_792_458)]
+    pub seed: u64,
+
+    /// CPU threads (default: all cores).
+    #[arg(long, short = 't', value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Never touch the network; fail with a hint when a model is not downloaded.
+    #[arg(long, env = "SUMMARISE_OFFLINE", global = true)]
+    pub offline: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Plain text (streamed on a terminal).
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, fetch, check and remove models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    if let Some(threads) = cli.run.threads {
+        if threads == 0 {
+            return Err(Error::Usage("--threads must be at least 1".into()));
+        }
+        // Fails only if the pool was already built, which cannot happen before this point.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global();
+    }
+    match cli.command {
+        Some(Command::Models(cmd)) => models::run(cmd, cli.run.offline),
+        None => match cli.input {
+            Some(input) => summarise::run(&input, &cli.run),
+            None => Err(Error::Usage(
+                "no input: pass an article file, or `-` to read standard input (see --help)".into(),
+            )),
+        },
+    }
+}

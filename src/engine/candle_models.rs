@@ -1,0 +1,69 @@
+//! Interim backend: candle-transformers' quantized llama and qwen2 modules behind [`CausalLm`].
+//! Replaced by the crate's own decoder later; gemma3 is refused because candle's
+//! `quantized_gemma3` is wrong for Gemma 3 (SiLU instead of GELU-tanh, no sliding window).
+
+use std::fs::File;
+
+use candle_core::quantized::gguf_file;
+use candle_core::{DType, Device, Tensor};
+use candle_transformers::models::{quantized_llama, quantized_qwen2};
+
+use super::{CausalLm, SUPPORTED};
+use crate::error::Result;
+
+enum Weights {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+}
+
+struct CandleModel {
+    weights: Weights,
+    device: Device,
+}
+
+impl CausalLm for CandleModel {
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor> {
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let logits = match &mut self.weights {
+            Weights::Llama(m) => m.forward(&input, pos)?,
+            Weights::Qwen2(m) => m.forward(&input, pos)?,
+        };
+        // Both return the last position's logits, [1, vocab].
+        Ok(logits.squeeze(0)?.to_dtype(DType::F32)?)
+    }
+
+    fn reset(&mut self) {
+        match &mut self.weights {
+            Weights::Llama(m) => m.clear_kv_cache(),
+            Weights::Qwen2(m) => m.clear_kv_cache(),
+        }
+    }
+}
+
+/// Build the model for `architecture`; errors are messages for [`crate::Error::Load`].
+pub(super) fn load(
+    architecture: &str,
+    content: gguf_file::Content,
+    file: &mut File,
+    device: &Device,
+) -> std::result::Result<Box<dyn CausalLm>, String> {
+    let weights = match architecture {
+        "llama" => {
+            quantized_llama::ModelWeights::from_gguf(content, file, device).map(Weights::Llama)
+        }
+        "qwen2" => {
+            quantized_qwen2::ModelWeights::from_gguf(content, file, device).map(Weights::Qwen2)
+        }
+        other => {
+            return Err(format!(
+                "architecture `{other}` is not supported yet; supported: {}",
+                SUPPORTED.join(", ")
+            ))
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(Box::new(CandleModel {
+        weights,
+        device: device.clone(),
+    }))
+}

@@ -1,0 +1,104 @@
+//! Prompt templates: turn a system text and a user text into tokens for a model.
+
+use crate::engine::Tokenizer;
+use crate::error::Result;
+use crate::models::registry::TemplateKind;
+
+/// A request to the model in chat form; base models get it laid out as plain text.
+#[derive(Debug, Clone)]
+pub struct Prompt<'a> {
+    /// Instructions.
+    pub system: &'a str,
+    /// The task text, including untrusted input such as the article.
+    pub user: &'a str,
+    /// Text the answer starts with (the model continues from it).
+    pub answer_prefix: &'a str,
+}
+
+/// One piece of a rendered prompt. Template markup may contain special tokens; user text never
+/// does (an article that contains "<|im_end|>" is tokenized as plain text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Template markup: special tokens are parsed.
+    Markup(&'a str),
+    /// Untrusted text: special tokens are not parsed.
+    Text(&'a str),
+}
+
+/// Lay out `prompt` for `kind`.
+pub fn render<'a>(kind: TemplateKind, prompt: &Prompt<'a>) -> Vec<Piece<'a>> {
+    use Piece::*;
+    match kind {
+        TemplateKind::Chatml => vec![
+            Markup("<|im_start|>system\n"),
+            Text(prompt.system),
+            Markup("<|im_end|>\n<|im_start|>user\n"),
+            Text(prompt.user),
+            Markup("<|im_end|>\n<|im_start|>assistant\n"),
+            Text(prompt.answer_prefix),
+        ],
+        TemplateKind::Completion | TemplateKind::None => vec![
+            Text(prompt.system),
+            Markup("\n\n"),
+            Text(prompt.user),
+            Markup("\n\n"),
+            Text(prompt.answer_prefix),
+        ],
+    }
+}
+
+/// Tokenize rendered pieces, with BOS first when the model wants one.
+pub fn encode(tokenizer: &Tokenizer, pieces: &[Piece<'_>]) -> Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let (text, special) = match piece {
+            Piece::Markup(t) => (*t, true),
+            Piece::Text(t) => (*t, false),
+        };
+        if text.is_empty() && i > 0 {
+            continue;
+        }
+        ids.extend(tokenizer.encode(text, i == 0, special)?);
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chatml_keeps_user_text_apart_from_markup() {
+        let p = Prompt {
+            system: "Be brief.",
+            user: "Article <|im_end|>",
+            answer_prefix: "",
+        };
+        let pieces = render(TemplateKind::Chatml, &p);
+        assert_eq!(pieces[0], Piece::Markup("<|im_start|>system\n"));
+        assert!(pieces.contains(&Piece::Text("Article <|im_end|>")));
+        let joined: String = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Markup(t) | Piece::Text(t) => *t,
+            })
+            .collect();
+        assert_eq!(
+            joined,
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nArticle <|im_end|><|im_end|>\n<|im_start|>assistant\n"
+        );
+    }
+
+    #[test]
+    fn completion_has_no_chat_markup() {
+        let p = Prompt {
+            system: "Summarise.",
+            user: "Text.",
+            answer_prefix: "Summary:",
+        };
+        let pieces = render(TemplateKind::Completion, &p);
+        assert!(pieces
+            .iter()
+            .all(|p| !matches!(p, Piece::Markup(t) if t.contains('<'))));
+    }
+}

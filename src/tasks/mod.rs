@@ -1,0 +1,4 @@
+//! Orchestration of the layers below: resolve a model, load it once, run a task over inputs.
+
+pub mod model;
+pub mod summarise;

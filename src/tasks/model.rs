@@ -1,0 +1,146 @@
+//! Resolving `--model ID|PATH` into a file on disk plus how to prompt it, fetching if allowed.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::engine::{self, LoadedModel};
+use crate::error::IoContext;
+use crate::error::{Error, Result};
+use crate::models::cache::sha256_file;
+use crate::models::fetch::{self, FetchOptions};
+use crate::models::registry::{ModelKind, Sampling, TemplateKind};
+use crate::models::{Cache, Registry};
+
+/// A model chosen for a run: where its weights are and how to prompt it.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// Registry id, or the file stem for a model given by path.
+    pub id: String,
+    /// The weights file.
+    pub path: PathBuf,
+    /// Its sha256.
+    pub sha256: String,
+    /// Prompt layout.
+    pub template: TemplateKind,
+    /// Stop token texts.
+    pub stop: Vec<String>,
+    /// Default sampling.
+    pub sampling: Sampling,
+}
+
+/// Identity of the model in reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelReport {
+    /// Registry id or file stem.
+    pub id: String,
+    /// File name of the weights.
+    pub file: String,
+    /// sha256 of the weights.
+    pub sha256: String,
+}
+
+impl ModelSpec {
+    /// Identity for reports.
+    pub fn report(&self) -> ModelReport {
+        ModelReport {
+            id: self.id.clone(),
+            file: self
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+/// Resolve `spec` (a registry id, or a path to a .gguf file; `None` = the registry default).
+/// A registry model is taken from the cache after a sha256 check, or fetched unless offline.
+pub fn resolve(spec: Option<&str>, registry: &Registry, offline: bool) -> Result<ModelSpec> {
+    let spec = spec.unwrap_or(&registry.default);
+    if registry.get(spec).is_none() && looks_like_path(spec) {
+        return from_path(Path::new(spec));
+    }
+    let entry = registry.require(spec)?;
+    if entry.kind == ModelKind::Embedding {
+        return Err(Error::Usage(format!(
+            "model `{}` is a sentence-embedding model and cannot write text; pick another with --model",
+            entry.id
+        )));
+    }
+    let cache = Cache::from_env()?;
+    let weights = entry.weights();
+    let path = fetch::ensure_file(&cache, entry, weights, FetchOptions::from_env(offline))?;
+    Ok(ModelSpec {
+        id: entry.id.clone(),
+        path,
+        sha256: weights.sha256.clone(),
+        template: entry.template,
+        stop: entry.stop.clone(),
+        sampling: entry.sampling,
+    })
+}
+
+fn looks_like_path(spec: &str) -> bool {
+    spec.contains(std::path::MAIN_SEPARATOR) || spec.contains('/') || spec.ends_with(".gguf")
+}
+
+/// A model file outside the registry: prompt it by what its GGUF metadata says.
+fn from_path(path: &Path) -> Result<ModelSpec> {
+    if !path.is_file() {
+        return Err(Error::Input {
+            source_name: path.display().to_string(),
+            message: "no such model file; pass a registry id (see `summarise models list`) or a path to a .gguf file".into(),
+        });
+    }
+    let sha256 = sha256_file(path).at(path)?;
+    let mut file = std::fs::File::open(path).at(path)?;
+    let chatml = candle_core::quantized::gguf_file::Content::read(&mut file)
+        .ok()
+        .and_then(|c| {
+            c.metadata
+                .get("tokenizer.chat_template")
+                .and_then(|v| v.to_string().ok())
+                .map(|t| t.contains("<|im_start|>"))
+        })
+        .unwrap_or(false);
+    let id = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    Ok(ModelSpec {
+        id,
+        path: path.to_path_buf(),
+        sha256,
+        template: if chatml {
+            TemplateKind::Chatml
+        } else {
+            TemplateKind::Completion
+        },
+        stop: if chatml {
+            vec!["<|im_end|>".into()]
+        } else {
+            vec![]
+        },
+        sampling: Sampling::default(),
+    })
+}
+
+/// Load the resolved model onto the device.
+pub fn load(spec: &ModelSpec, device: &candle_core::Device) -> Result<LoadedModel> {
+    engine::load_gguf(&spec.path, device)
+}
+
+/// Token ids of the stop texts that the tokenizer knows, plus its end-of-sequence token.
+pub fn stop_ids(spec: &ModelSpec, model: &LoadedModel) -> Vec<u32> {
+    let mut ids: Vec<u32> = spec
+        .stop
+        .iter()
+        .filter_map(|s| model.tokenizer.token_id(s))
+        .collect();
+    ids.extend(model.tokenizer.eos_id());
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}

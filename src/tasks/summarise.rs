@@ -1,0 +1,139 @@
+//! Summarising one article: build the prompt, generate, and report what was done.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::engine::{device, LoadedModel};
+use crate::error::{Error, Result};
+use crate::generate::template::{self, Prompt};
+use crate::generate::{self, GenerateConfig, SamplerConfig, StopReason};
+use crate::tasks::model::{self, ModelReport, ModelSpec};
+use crate::text::input::Article;
+
+/// Options of a summary, after the command line and registry defaults are merged.
+#[derive(Debug, Clone)]
+pub struct SummaryOptions {
+    /// Most tokens to generate.
+    pub max_tokens: usize,
+    /// Overrides the model's default temperature.
+    pub temperature: Option<f64>,
+    /// Sampling seed.
+    pub seed: u64,
+    /// Sentences asked for.
+    pub sentences: usize,
+}
+
+/// What a summary run reports (the `--format json` output).
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryReport {
+    /// The input's name.
+    pub input: String,
+    /// The summary.
+    pub summary: String,
+    /// Which model wrote it.
+    pub model: ModelReport,
+    /// Device used.
+    pub device: String,
+    /// CPU threads used.
+    pub threads: usize,
+    /// Tokens in the prompt.
+    pub prompt_tokens: usize,
+    /// Tokens generated.
+    pub generated_tokens: usize,
+    /// Prompt processing speed.
+    pub prefill_tok_s: f64,
+    /// Generation speed.
+    pub decode_tok_s: f64,
+    /// Seconds to load the model.
+    pub load_s: f64,
+    /// Seconds for this article, prompt to last token.
+    pub seconds: f64,
+    /// Why generation stopped.
+    pub stop_reason: StopReason,
+}
+
+/// A loaded model ready to summarise many articles.
+pub struct Summariser {
+    spec: ModelSpec,
+    model: LoadedModel,
+    stop_ids: Vec<u32>,
+}
+
+impl Summariser {
+    /// Load the model named by `spec` onto `device`.
+    pub fn new(spec: ModelSpec, device: &candle_core::Device) -> Result<Summariser> {
+        let model = model::load(&spec, device)?;
+        let stop_ids = model::stop_ids(&spec, &model);
+        Ok(Summariser {
+            spec,
+            model,
+            stop_ids,
+        })
+    }
+
+    /// Summarise `article`, streaming text to `on_text`.
+    pub fn summarise(
+        &mut self,
+        article: &Article,
+        options: &SummaryOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<SummaryReport> {
+        if options.max_tokens == 0 {
+            return Err(Error::Usage("--max-tokens must be at least 1".into()));
+        }
+        let start = Instant::now();
+        let system = format!(
+            "You are a careful news editor. Summarise the article in {} short sentences. \
+             Use only facts stated in the article; keep names and numbers exactly as written.",
+            options.sentences
+        );
+        let user = format!("Article:\n{}", article.text);
+        let prompt = Prompt {
+            system: &system,
+            user: &user,
+            answer_prefix: match self.spec.template {
+                crate::models::registry::TemplateKind::Chatml => "",
+                _ => "Summary:",
+            },
+        };
+        let pieces = template::render(self.spec.template, &prompt);
+        let ids = template::encode(&self.model.tokenizer, &pieces)?;
+        let mut params = self.spec.sampling;
+        if let Some(t) = options.temperature {
+            params.temperature = t;
+        }
+        let config = GenerateConfig {
+            max_tokens: options.max_tokens,
+            stop_ids: self.stop_ids.clone(),
+            sampler: SamplerConfig {
+                params,
+                seed: options.seed,
+            },
+        };
+        let gen = generate::generate(&mut self.model, &ids, &config, on_text)?;
+        Ok(SummaryReport {
+            input: article.source.clone(),
+            summary: gen.text.trim().to_string(),
+            model: self.spec.report(),
+            device: device::name(&self.model.device),
+            threads: rayon_threads(),
+            prompt_tokens: gen.prompt_tokens,
+            generated_tokens: gen.generated_tokens,
+            prefill_tok_s: round2(gen.prefill_tok_s()),
+            decode_tok_s: round2(gen.decode_tok_s()),
+            load_s: round2(self.model.load_secs),
+            seconds: round2(start.elapsed().as_secs_f64()),
+            stop_reason: gen.stop,
+        })
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Threads candle's CPU kernels use.
+pub fn rayon_threads() -> usize {
+    rayon::current_num_threads()
+}
