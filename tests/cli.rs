@@ -1,0 +1,205 @@
+//! The real `summarise` binary: help, listing, usage errors and bad input, no model needed.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+/// The binary with an empty model cache and no network sources reachable.
+fn summarise(home: &tempfile::TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("summarise").unwrap();
+    cmd.env("SUMMARISE_HOME", home.path())
+        .env_remove("SUMMARISE_REGISTRY")
+        .env_remove("SUMMARISE_OFFLINE")
+        .env_remove("HF_HUB_OFFLINE");
+    cmd
+}
+
+#[test]
+fn help_names_the_subcommands_and_options() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("models"))
+        .stdout(predicate::str::contains("--device"))
+        .stdout(predicate::str::contains("--offline"))
+        .stdout(predicate::str::contains("--format"));
+}
+
+#[test]
+fn models_list_marks_the_default_and_cache_state() {
+    let home = tempfile::tempdir().unwrap();
+    let out = summarise(&home).args(["models", "list"]).assert().success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    for id in [
+        "qwen2.5-coder-1.5b-instruct",
+        "qwen2.5-coder-0.5b-instruct",
+        "smollm2-135m-instruct",
+        "gemma-3-270m",
+        "all-minilm-l6-v2",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.split_whitespace().next() == Some(id)),
+            "{id} not first on a line:\n{stdout}"
+        );
+    }
+    let defaults: Vec<&&str> = lines.iter().filter(|l| l.contains(" default ")).collect();
+    assert_eq!(defaults.len(), 1, "{stdout}");
+    // Nothing is cached in an empty home.
+    assert!(lines.iter().all(|l| !l.contains("cached")), "{stdout}");
+}
+
+#[test]
+fn no_input_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no input"));
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["--frobnicate", "x.txt"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn missing_input_file_is_named() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .arg("no-such-article.txt")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no-such-article.txt"))
+        .stderr(predicate::str::contains("no such file"));
+}
+
+#[test]
+fn garbage_input_is_refused_before_any_model_work() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("photo.jpg");
+    std::fs::write(&binary, b"\xff\xd8\xff\xe0\x00\x10JFIF\x00").unwrap();
+    summarise(&home)
+        .arg(&binary)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("photo.jpg"))
+        .stderr(predicate::str::contains("binary"));
+    summarise(&home)
+        .arg("-")
+        .write_stdin(vec![0xc3u8, 0x28, b'a'])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("<stdin>"))
+        .stderr(predicate::str::contains("not UTF-8"));
+    summarise(&home)
+        .arg("-")
+        .write_stdin("   \n\n  ")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("empty"));
+    // No model was fetched on the way.
+    assert!(!home.path().join("models").exists());
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_is_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["--device", "cuda"])
+        .arg(common::fixtures().join("../../examples/articles/short-council.txt"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--features cuda"));
+}
+
+#[test]
+fn offline_with_missing_model_names_it_and_the_fix() {
+    let home = tempfile::tempdir().unwrap();
+    for (flag, env) in [
+        (Some("--offline"), None),
+        (None, Some(("HF_HUB_OFFLINE", "1"))),
+    ] {
+        let mut cmd = summarise(&home);
+        cmd.args(["--model", "smollm2-135m-instruct"])
+            .arg(common::fixtures().join("../../examples/articles/short-council.txt"));
+        if let Some(flag) = flag {
+            cmd.arg(flag);
+        }
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        cmd.assert()
+            .code(1)
+            .stderr(predicate::str::contains("smollm2-135m-instruct"))
+            .stderr(predicate::str::contains(
+                "summarise models pull smollm2-135m-instruct",
+            ));
+    }
+}
+
+#[test]
+fn unknown_model_lists_known_ones() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["--model", "gpt-17", "--offline"])
+        .arg(common::fixtures().join("../../examples/articles/short-council.txt"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("gpt-17"))
+        .stderr(predicate::str::contains("smollm2-135m-instruct"));
+}
+
+#[test]
+fn malformed_registry_names_entry_and_field() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry.toml");
+    std::fs::write(
+        &registry,
+        "default = \"x\"\n[[model]]\nid = \"x\"\nname = \"X\"\narchitecture = \"llama\"\nkind = \"instruct\"\ntemplate = \"chatml\"\nfiles = []\n",
+    )
+    .unwrap();
+    summarise(&home)
+        .env("SUMMARISE_REGISTRY", &registry)
+        .args(["models", "list"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("registry.toml"))
+        .stderr(predicate::str::contains("context_length"))
+        .stderr(predicate::str::contains("`x`"));
+}
+
+#[test]
+fn verify_with_nothing_cached_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["models", "verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no models are cached"));
+}
+
+#[test]
+fn path_of_missing_model_says_how_to_fetch() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["models", "path", "gemma-3-270m"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "summarise models pull gemma-3-270m",
+        ));
+}
