@@ -1,0 +1,45 @@
+# Recipes for summarise. `just --list` shows them. Everything here is plain cargo underneath.
+
+# Build the release binary (tuned for this CPU, see .cargo/config.toml).
+build:
+    cargo build --release
+
+# Summarise an article with the default model (fetched on first use).
+run FILE="examples/articles/ferry-strike.txt" *ARGS="":
+    cargo run --release -- {{FILE}} {{ARGS}}
+
+# The test suite, exactly as CI runs it (the README's test command).
+test:
+    cargo test --release
+
+# Format check and clippy with warnings as errors.
+lint:
+    cargo fmt --check
+    cargo clippy --release --all-targets -- -D warnings
+
+# Criterion benchmarks.
+bench:
+    cargo bench
+
+# Summary quality and speed of candidate models on the CNN/DailyMail sample (needs ../shared/eval).
+eval LIMIT="20" MODELS="qwen2.5-coder-1.5b-instruct qwen2.5-coder-0.5b-instruct":
+    python3 scripts/eval-models.py --limit {{LIMIT}} {{MODELS}}
+
+# List models, or run a models subcommand: `just models pull smollm2-135m-instruct`.
+models *ARGS="list":
+    cargo run --release -- models {{ARGS}}
+
+# Build llama.cpp (the reference engine) into the cache.
+llamacpp *TARGETS="llama-tokenize":
+    bash scripts/llamacpp.sh {{TARGETS}}
+
+# Regenerate the llama.cpp tokenizer fixtures from the cached models (pulls them if missing).
+tokenizer-fixtures:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir=$(mktemp -d)
+    for id in qwen2.5-coder-1.5b-instruct qwen2.5-coder-0.5b-instruct smollm2-135m-instruct gemma-3-270m; do
+        cargo run -q --release -- models pull "$id" >/dev/null
+        ln -s "$(cargo run -q --release -- models path "$id")" "$dir/"
+    done
+    python3 scripts/tokenizer-fixtures.py "$dir"
