@@ -21,7 +21,8 @@ lint:
 bench:
     cargo bench
 
-# Summary quality and speed of candidate models on the CNN/DailyMail sample (needs ../shared/eval).
+# Summary quality and speed of candidate models on the CNN/DailyMail sample (needs ../shared/eval;
+# pull the models first).
 eval LIMIT="20" MODELS="qwen2.5-coder-1.5b-instruct qwen2.5-coder-0.5b-instruct":
     python3 scripts/eval-models.py --limit {{LIMIT}} {{MODELS}}
 

@@ -86,7 +86,7 @@ def main():
             secs.append(rep["seconds"])
             words.append(len(rep["summary"].split()))
             if out:
-                out.write(json.dumps({"model": model, "id": row["id"], **rep}) + "\n")
+                out.write(json.dumps({**rep, "article_id": row["id"]}) + "\n")
             print(f"{model} {i + 1}/{len(rows)} {rep['seconds']:.1f}s", file=sys.stderr)
         results[model] = {**score(cands), "secs_per_article_median": round(statistics.median(secs), 1),
                           "words_mean": round(statistics.mean(words), 1)}
