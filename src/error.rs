@@ -24,7 +24,7 @@ pub enum Error {
     },
 
     /// A cached or downloaded file whose sha256 does not match the registry.
-    #[error("{path} is corrupt: sha256 is {actual}, the registry expects {expected}; delete it with `summarise models rm {id}` and fetch it again with `summarise models pull {id}`")]
+    #[error("{path} is corrupt: sha256 is {actual}, the registry expects {expected}; replace it with a good copy: `summarise models pull {id}`")]
     Corrupt {
         id: String,
         path: PathBuf,

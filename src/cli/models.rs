@@ -84,6 +84,7 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
                 None => registry.models.iter().collect(),
             };
             let mut bad = Vec::new();
+            let mut to_pull: Vec<String> = Vec::new();
             let mut checked = 0;
             for m in models {
                 for f in &m.files {
@@ -91,6 +92,7 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
                         if id.is_some() {
                             say(format!("{}: {} MISSING", m.id, f.name))?;
                             bad.push(f.name.clone());
+                            to_pull.push(m.id.clone());
                         }
                         continue;
                     }
@@ -105,6 +107,7 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
                             ))?;
                             eprintln!("error: {e}");
                             bad.push(f.name.clone());
+                            to_pull.push(m.id.clone());
                         }
                         Err(e) => return Err(e),
                     }
@@ -114,7 +117,17 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
                 say("no models are cached; fetch one with `summarise models pull`".into())?;
             }
             if !bad.is_empty() {
-                return Err(verify_failed(&bad));
+                to_pull.dedup();
+                return Err(Error::Verify(format!(
+                    "{} file(s) failed verification: {}; fetch good copies with {}",
+                    bad.len(),
+                    bad.join(", "),
+                    to_pull
+                        .iter()
+                        .map(|id| format!("`summarise models pull {id}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
         }
         ModelsCommand::Path { id } => {
@@ -137,14 +150,6 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn verify_failed(bad: &[String]) -> Error {
-    Error::Verify(format!(
-        "{} file(s) failed verification: {}; fetch them again with `summarise models pull ID`",
-        bad.len(),
-        bad.join(", ")
-    ))
 }
 
 fn model_state(cache: &Cache, m: &ModelEntry) -> &'static str {
