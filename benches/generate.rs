@@ -47,7 +47,7 @@ fn model_steps(c: &mut Criterion) {
         return;
     };
     let device = device::open(device::DeviceChoice::Cpu).unwrap();
-    let mut model = engine::load_gguf(&path, &device).unwrap();
+    let mut model = engine::load_gguf(&path, None, &device).unwrap();
     let prompt: Vec<u32> = (0..128).map(|i| 100 + i).collect();
     c.bench_function("smollm2_prefill_128", |b| {
         b.iter(|| {

@@ -44,6 +44,14 @@ pub enum Error {
         attempts: String,
     },
 
+    /// A model this build cannot run (yet).
+    #[error("{0}")]
+    Unsupported(String),
+
+    /// The environment or a model's registry data is unusable.
+    #[error("{0}")]
+    Config(String),
+
     /// A device that is not compiled in or not present.
     #[error("{0}")]
     Device(String),

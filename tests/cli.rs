@@ -9,6 +9,8 @@ use predicates::prelude::*;
 fn summarise(home: &tempfile::TempDir) -> Command {
     let mut cmd = Command::cargo_bin("summarise").unwrap();
     cmd.env("SUMMARISE_HOME", home.path())
+        .env("HF_HOME", home.path().join("hf"))
+        .env_remove("SUMMARISE_MODEL_DIR")
         .env_remove("SUMMARISE_REGISTRY")
         .env_remove("SUMMARISE_OFFLINE")
         .env_remove("HF_HUB_OFFLINE");
@@ -202,4 +204,47 @@ fn path_of_missing_model_says_how_to_fetch() {
         .stderr(predicate::str::contains(
             "summarise models pull gemma-3-270m",
         ));
+}
+
+#[test]
+fn summarise_offline_env_accepts_1_and_0() {
+    let home = tempfile::tempdir().unwrap();
+    let article = common::fixtures().join("../../examples/articles/short-council.txt");
+    summarise(&home)
+        .env("SUMMARISE_OFFLINE", "1")
+        .args(["--model", "smollm2-135m-instruct"])
+        .arg(&article)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("offline mode is on"));
+    summarise(&home)
+        .env("SUMMARISE_OFFLINE", "0")
+        .args(["models", "list"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn unsupported_architecture_is_refused_before_any_download() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["--model", "gemma-3-270m"])
+        .arg(common::fixtures().join("../../examples/articles/short-council.txt"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("gemma3"))
+        .stderr(predicate::str::contains("cannot run yet"));
+    assert!(!home.path().join("models").exists());
+}
+
+#[test]
+fn zero_tokens_or_threads_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    for flag in ["--max-tokens", "--threads"] {
+        summarise(&home)
+            .args([flag, "0", "x.txt"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(flag));
+    }
 }

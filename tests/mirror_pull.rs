@@ -58,7 +58,12 @@ fn wrong_assembly_is_rejected_and_not_cached() {
     cmd.assert()
         .code(1)
         .stderr(predicate::str::contains("checksum mismatch"));
-    assert!(!dir.path().join("home/models/tiny/tiny.gguf").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("home/models/tiny"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]

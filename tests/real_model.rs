@@ -32,6 +32,8 @@ fn home_with_model(weights: &std::path::Path) -> tempfile::TempDir {
 fn cmd(home: &tempfile::TempDir) -> Command {
     let mut cmd = Command::cargo_bin("summarise").unwrap();
     cmd.env("SUMMARISE_HOME", home.path())
+        .env("HF_HOME", home.path().join("hf"))
+        .env_remove("SUMMARISE_MODEL_DIR")
         .env_remove("SUMMARISE_REGISTRY")
         .env_remove("HF_HUB_OFFLINE");
     cmd
@@ -47,6 +49,7 @@ fn library_summary_is_deterministic_and_reports_counts() {
     let spec = ModelSpec {
         id: ID.into(),
         path: weights,
+        tokenizer: None,
         sha256: entry.weights().sha256.clone(),
         template: entry.template,
         stop: entry.stop.clone(),
@@ -156,13 +159,7 @@ fn flipped_byte_is_named_by_verify_and_refused_by_a_run() {
     drop(f);
 
     let file_name = weights.file_name().unwrap().to_string_lossy().into_owned();
-    cmd(&home)
-        .args(["models", "verify"])
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("CORRUPT"))
-        .stdout(predicate::str::contains(file_name.as_str()))
-        .stderr(predicate::str::contains("corrupt"));
+    // A run notices the change (size/mtime differ from the verified stamp), re-hashes, refuses.
     cmd(&home)
         .args(["--model", ID, "--offline"])
         .arg(article())
@@ -171,4 +168,18 @@ fn flipped_byte_is_named_by_verify_and_refused_by_a_run() {
         .stderr(predicate::str::contains("corrupt"))
         .stderr(predicate::str::contains(file_name.as_str()))
         .stderr(predicate::str::contains("summarise models pull"));
+    cmd(&home)
+        .args(["models", "verify"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("CORRUPT"))
+        .stdout(predicate::str::contains(file_name.as_str()))
+        .stderr(predicate::str::contains("corrupt"));
+    // Offline, pull cannot repair it and says the file is corrupt (not "missing").
+    cmd(&home)
+        .args(["models", "pull", ID, "--offline"])
+        .env_remove("SUMMARISE_MODEL_DIR")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("corrupt"));
 }

@@ -41,8 +41,9 @@ pub struct RunArgs {
     pub device: DeviceChoice,
 
     /// Most tokens to generate.
-    #[arg(long, default_value_t = 256, value_name = "N")]
-    pub max_tokens: usize,
+    #[arg(long, default_value_t = 256, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: u32,
 
     /// Sampling temperature; 0 is greedy. Defaults to the model's registry setting.
     #[arg(long, value_name = "T")]
@@ -52,12 +53,18 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 299_792_458)]
     pub seed: u64,
 
-    /// CPU threads (default: all cores).
-    #[arg(long, short = 't', value_name = "N")]
-    pub threads: Option<usize>,
+    /// CPU threads (default: the physical cores).
+    #[arg(long, short = 't', value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
 
     /// Never touch the network; fail with a hint when a model is not downloaded.
-    #[arg(long, env = "SUMMARISE_OFFLINE", global = true)]
+    #[arg(
+        long,
+        env = "SUMMARISE_OFFLINE",
+        global = true,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     pub offline: bool,
 
     /// Output format.
@@ -85,13 +92,9 @@ pub enum Command {
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     if let Some(threads) = cli.run.threads {
-        if threads == 0 {
-            return Err(Error::Usage("--threads must be at least 1".into()));
-        }
-        // Fails only if the pool was already built, which cannot happen before this point.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global();
+        // candle sizes its CPU thread pools from these on first use, which is after this point.
+        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
     match cli.command {
         Some(Command::Models(cmd)) => models::run(cmd, cli.run.offline),

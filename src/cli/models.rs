@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::models::cache::FileState;
 use crate::models::fetch::{self, FetchOptions};
 use crate::models::{Cache, ModelEntry, Registry};
@@ -40,12 +40,7 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
     let registry = Registry::load()?;
     let cache = Cache::from_env()?;
     let mut out = std::io::stdout().lock();
-    let mut say = |line: String| -> Result<()> {
-        writeln!(out, "{line}").map_err(|e| Error::Io {
-            path: "<stdout>".into(),
-            source: e,
-        })
-    };
+    let mut say = |line: String| -> Result<()> { writeln!(out, "{line}").at("<stdout>") };
     match cmd {
         ModelsCommand::List => {
             for m in &registry.models {

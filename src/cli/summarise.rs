@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use super::{Format, RunArgs};
 use crate::engine::device;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::models::Registry;
 use crate::tasks::model;
 use crate::tasks::summarise::{Summariser, SummaryOptions};
@@ -23,7 +23,7 @@ pub(super) fn run(input_spec: &str, args: &RunArgs) -> Result<()> {
     let spec = model::resolve(args.model.as_deref(), &registry, args.offline)?;
     let mut summariser = Summariser::new(spec, &device)?;
     let options = SummaryOptions {
-        max_tokens: args.max_tokens,
+        max_tokens: args.max_tokens as usize,
         temperature: args.temperature,
         seed: args.seed,
         sentences: 3,
@@ -45,8 +45,5 @@ pub(super) fn run(input_spec: &str, args: &RunArgs) -> Result<()> {
     stdout
         .write_all(out.as_bytes())
         .and_then(|_| stdout.flush())
-        .map_err(|e| Error::Io {
-            path: "<stdout>".into(),
-            source: e,
-        })
+        .at("<stdout>")
 }

@@ -40,6 +40,12 @@ impl CausalLm for CandleModel {
     }
 }
 
+/// The longest sequence the backend handles for `architecture`, when below the file's own
+/// context length: candle's quantized llama precomputes RoPE for 4096 positions only.
+pub(super) fn max_context(architecture: &str) -> Option<usize> {
+    (architecture == "llama").then_some(quantized_llama::MAX_SEQ_LEN)
+}
+
 /// Build the model for `architecture`; errors are messages for [`crate::Error::Load`].
 pub(super) fn load(
     architecture: &str,

@@ -29,10 +29,8 @@ pub struct ModelInfo {
     pub path: PathBuf,
     /// `general.architecture`.
     pub architecture: String,
-    /// `<arch>.context_length`.
+    /// `<arch>.context_length`, capped at what the backend supports.
     pub context_length: usize,
-    /// `general.name`, when present.
-    pub name: Option<String>,
 }
 
 /// A model ready to generate: weights on a device plus its tokenizer.
@@ -52,8 +50,13 @@ pub struct LoadedModel {
 /// Architectures this engine can run today.
 pub const SUPPORTED: &[&str] = &["llama", "qwen2"];
 
-/// Load a GGUF file onto `device`.
-pub fn load_gguf(path: &Path, device: &Device) -> Result<LoadedModel> {
+/// Load a GGUF file onto `device`, with the tokenizer from `tokenizer_json` when given, else
+/// from the GGUF's own metadata.
+pub fn load_gguf(
+    path: &Path,
+    tokenizer_json: Option<&Path>,
+    device: &Device,
+) -> Result<LoadedModel> {
     let start = Instant::now();
     let load_err = |message: String| Error::Load {
         path: path.to_path_buf(),
@@ -83,13 +86,19 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<LoadedModel> {
                 "metadata key `{architecture}.context_length` is missing"
             ))
         })? as usize;
+    let context_length = match candle_models::max_context(&architecture) {
+        Some(cap) => context_length.min(cap),
+        None => context_length,
+    };
     let info = ModelInfo {
         path: path.to_path_buf(),
-        name: get_str("general.name"),
         architecture,
         context_length,
     };
-    let tokenizer = Tokenizer::from_gguf(&content)?;
+    let tokenizer = match tokenizer_json {
+        Some(json) => Tokenizer::from_file(json)?,
+        None => Tokenizer::from_gguf(&content)?,
+    };
     let lm =
         candle_models::load(&info.architecture, content, &mut file, device).map_err(load_err)?;
     Ok(LoadedModel {

@@ -113,5 +113,6 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
     }
 }

@@ -38,7 +38,7 @@ impl Cache {
         } else if let Some(home) = non_empty_var("HOME") {
             PathBuf::from(home).join(".cache").join("summarise")
         } else {
-            return Err(Error::Usage(
+            return Err(Error::Config(
                 "cannot place the model cache: set SUMMARISE_HOME (or XDG_CACHE_HOME or HOME)"
                     .into(),
             ));
@@ -215,6 +215,37 @@ impl<W: Write> Write for HashingWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::registry::Registry;
+
+    #[test]
+    fn stamp_tracks_verification_and_later_changes() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = Cache::at(home.path());
+        let text = format!(
+            "default = \"m\"\n[[model]]\nid = \"m\"\nname = \"M\"\narchitecture = \"llama\"\nkind = \"instruct\"\ncontext_length = 8\ntemplate = \"chatml\"\n[[model.files]]\nname = \"w.gguf\"\nrole = \"weights\"\nsha256 = \"{}\"\nsize = 3\nsources = [{{ kind = \"local\", path = \"/nowhere\" }}]\n",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let registry = Registry::parse(&text, Path::new("t.toml")).unwrap();
+        let model = registry.require("m").unwrap();
+        let file = model.weights();
+        assert_eq!(cache.state(model, file), FileState::Missing);
+        assert_eq!(cache.checked_path(model, file).unwrap(), None);
+
+        let path = cache.file_path(model, file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, b"abc").unwrap();
+        assert_eq!(cache.state(model, file), FileState::Unchecked);
+        assert_eq!(cache.checked_path(model, file).unwrap(), Some(path.clone()));
+        assert_eq!(cache.state(model, file), FileState::Verified);
+
+        // Same size, other bytes: the changed mtime makes it unchecked again, and it is refused.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&path, b"abd").unwrap();
+        assert_eq!(cache.state(model, file), FileState::Unchecked);
+        let err = cache.checked_path(model, file).unwrap_err().to_string();
+        assert!(err.contains("corrupt") && err.contains("w.gguf"), "{err}");
+        assert_eq!(cache.state(model, file), FileState::Unchecked);
+    }
 
     #[test]
     fn sha256_of_known_bytes() {

@@ -300,13 +300,16 @@ impl Registry {
 
 impl ModelEntry {
     fn validate(&self) -> std::result::Result<(), String> {
-        if self.id.is_empty()
+        if !self.id.starts_with(|c: char| c.is_ascii_alphanumeric())
             || !self
                 .id
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c))
         {
-            return Err("field `id` must be lower-case letters, digits, `-`, `.` or `_`".into());
+            return Err(
+                "field `id` must start with a letter or digit and hold only lower-case letters, digits, `-`, `.` or `_`"
+                    .into(),
+            );
         }
         if self.context_length == 0 {
             return Err("field `context_length` must be positive".into());

@@ -19,6 +19,8 @@ pub struct ModelSpec {
     pub id: String,
     /// The weights file.
     pub path: PathBuf,
+    /// A tokenizer.json to use instead of the GGUF's own vocabulary.
+    pub tokenizer: Option<PathBuf>,
     /// Its sha256.
     pub sha256: String,
     /// Prompt layout.
@@ -69,13 +71,26 @@ pub fn resolve(spec: Option<&str>, registry: &Registry, offline: bool) -> Result
             entry.id
         )));
     }
+    if !engine::SUPPORTED.contains(&entry.architecture.as_str()) {
+        return Err(Error::Unsupported(format!(
+            "model `{}` is a {} model, which this build cannot run yet (supported: {}); pick another with --model",
+            entry.id,
+            entry.architecture,
+            engine::SUPPORTED.join(", ")
+        )));
+    }
     let cache = Cache::from_env()?;
-    let weights = entry.weights();
-    let path = fetch::ensure_file(&cache, entry, weights, FetchOptions::from_env(offline))?;
+    let opts = FetchOptions::from_env(offline);
+    let path = fetch::ensure_file(&cache, entry, entry.weights(), opts)?;
+    let tokenizer = match entry.tokenizer_file() {
+        Some(file) => Some(fetch::ensure_file(&cache, entry, file, opts)?),
+        None => None,
+    };
     Ok(ModelSpec {
         id: entry.id.clone(),
         path,
-        sha256: weights.sha256.clone(),
+        tokenizer,
+        sha256: entry.weights().sha256.clone(),
         template: entry.template,
         stop: entry.stop.clone(),
         sampling: entry.sampling,
@@ -112,6 +127,7 @@ fn from_path(path: &Path) -> Result<ModelSpec> {
     Ok(ModelSpec {
         id,
         path: path.to_path_buf(),
+        tokenizer: None,
         sha256,
         template: if chatml {
             TemplateKind::Chatml
@@ -129,18 +145,25 @@ fn from_path(path: &Path) -> Result<ModelSpec> {
 
 /// Load the resolved model onto the device.
 pub fn load(spec: &ModelSpec, device: &candle_core::Device) -> Result<LoadedModel> {
-    engine::load_gguf(&spec.path, device)
+    engine::load_gguf(&spec.path, spec.tokenizer.as_deref(), device)
 }
 
-/// Token ids of the stop texts that the tokenizer knows, plus its end-of-sequence token.
-pub fn stop_ids(spec: &ModelSpec, model: &LoadedModel) -> Vec<u32> {
-    let mut ids: Vec<u32> = spec
-        .stop
-        .iter()
-        .filter_map(|s| model.tokenizer.token_id(s))
-        .collect();
+/// Token ids of the model's stop texts plus its end-of-sequence token. A stop text that is not
+/// a single token of the vocabulary is an error: ignoring it would let generation run away.
+pub fn stop_ids(spec: &ModelSpec, model: &LoadedModel) -> Result<Vec<u32>> {
+    let mut ids = Vec::with_capacity(spec.stop.len() + 1);
+    for text in &spec.stop {
+        let id = model.tokenizer.token_id(text).ok_or_else(|| {
+            Error::Config(format!(
+                "model `{}`: stop text {text:?} (registry field `stop`) is not a token of {}; fix the registry entry",
+                spec.id,
+                spec.path.display()
+            ))
+        })?;
+        ids.push(id);
+    }
     ids.extend(model.tokenizer.eos_id());
     ids.sort_unstable();
     ids.dedup();
-    ids
+    Ok(ids)
 }

@@ -64,7 +64,7 @@ impl Summariser {
     /// Load the model named by `spec` onto `device`.
     pub fn new(spec: ModelSpec, device: &candle_core::Device) -> Result<Summariser> {
         let model = model::load(&spec, device)?;
-        let stop_ids = model::stop_ids(&spec, &model);
+        let stop_ids = model::stop_ids(&spec, &model)?;
         Ok(Summariser {
             spec,
             model,
@@ -99,6 +99,18 @@ impl Summariser {
         };
         let pieces = template::render(self.spec.template, &prompt);
         let ids = template::encode(&self.model.tokenizer, &pieces)?;
+        let context = self.model.info.context_length;
+        if ids.len() + 1 > context {
+            return Err(Error::Input {
+                source_name: article.source.clone(),
+                message: format!(
+                    "is too long for model `{}`: the prompt is {} tokens and the model holds {context}; \
+                     splitting long articles is not implemented yet, so summarise a shorter part",
+                    self.spec.id,
+                    ids.len()
+                ),
+            });
+        }
         let mut params = self.spec.sampling;
         if let Some(t) = options.temperature {
             params.temperature = t;
@@ -117,7 +129,7 @@ impl Summariser {
             summary: gen.text.trim().to_string(),
             model: self.spec.report(),
             device: device::name(&self.model.device),
-            threads: rayon_threads(),
+            threads: cpu_threads(),
             prompt_tokens: gen.prompt_tokens,
             generated_tokens: gen.generated_tokens,
             prefill_tok_s: round2(gen.prefill_tok_s()),
@@ -133,7 +145,7 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Threads candle's CPU kernels use.
-pub fn rayon_threads() -> usize {
-    rayon::current_num_threads()
+/// Threads candle's CPU kernels use (`--threads`, else the physical cores).
+pub fn cpu_threads() -> usize {
+    candle_core::utils::get_num_threads()
 }

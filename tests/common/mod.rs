@@ -10,7 +10,8 @@ use std::sync::{Mutex, OnceLock};
 use summarise::models::fetch::{self, FetchOptions};
 use summarise::models::{Cache, Registry};
 
-/// Path of a registry model's weights, fetched into the user's model cache on first use.
+/// Path of a registry model's weights, fetched with its other files into the user's model
+/// cache on first use.
 /// `None` (and a printed skip line) when it cannot be had and `SUMMARISE_REQUIRE_MODELS` is
 /// unset; CI sets it so that a missing model fails instead of skipping.
 pub fn model_file(id: &str) -> Option<PathBuf> {
@@ -32,8 +33,9 @@ fn fetch_model(id: &str) -> Option<PathBuf> {
         offline: fetch::env_offline(),
         progress: false,
     };
-    match fetch::ensure_file(&cache, model, model.weights(), opts) {
-        Ok(path) => Some(path),
+    // Every file of the model (weights, and tokenizer.json or config where it has them).
+    match fetch::pull(&cache, model, opts) {
+        Ok(_) => Some(cache.file_path(model, model.weights())),
         Err(e) if std::env::var_os("SUMMARISE_REQUIRE_MODELS").is_some() => {
             panic!("model {id} is required (SUMMARISE_REQUIRE_MODELS is set) but: {e:#}")
         }

