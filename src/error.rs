@@ -75,6 +75,12 @@ pub enum Error {
     #[error("cannot decode generated text: {0}")]
     Decode(String),
 
+    /// The prompt does not fit the model's context; callers name the input it came from.
+    #[error(
+        "the prompt is {tokens} tokens but the model holds at most {context}; shorten the input"
+    )]
+    PromptTooLong { tokens: usize, context: usize },
+
     /// A failure inside the tensor library during inference.
     #[error("inference failed: {0}")]
     Inference(#[from] candle_core::Error),

@@ -183,3 +183,25 @@ fn flipped_byte_is_named_by_verify_and_refused_by_a_run() {
         .code(1)
         .stderr(predicate::str::contains("corrupt"));
 }
+
+#[test]
+fn article_longer_than_the_context_is_named_not_truncated() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long-article.txt");
+    // About 6,000 tokens: over SmolLM2's 4096 positions in this engine.
+    let text = std::fs::read_to_string(article()).unwrap();
+    std::fs::write(&long, text.repeat(20)).unwrap();
+    cmd(&home)
+        .args(["--model", ID, "--offline"])
+        .arg(&long)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("long-article.txt"))
+        .stderr(predicate::str::contains(
+            "too long for model `smollm2-135m-instruct`",
+        ));
+}

@@ -84,11 +84,10 @@ pub fn generate(
         return Err(Error::Usage("the prompt is empty".into()));
     }
     if prompt.len() >= context {
-        return Err(Error::Usage(format!(
-            "the prompt is {} tokens but {} holds at most {context}; shorten the input",
-            prompt.len(),
-            model.info.path.display()
-        )));
+        return Err(Error::PromptTooLong {
+            tokens: prompt.len(),
+            context,
+        });
     }
     let mut sampler = Sampler::new(config.sampler);
     let lm = &mut model.lm;

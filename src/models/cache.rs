@@ -51,11 +51,6 @@ impl Cache {
         Cache { root: root.into() }
     }
 
-    /// The cache root.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Folder of one model's files.
     pub fn model_dir(&self, id: &str) -> PathBuf {
         self.root.join("models").join(id)
@@ -175,7 +170,6 @@ pub fn hex(bytes: &[u8]) -> String {
 pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
-    written: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
@@ -184,13 +178,7 @@ impl<W: Write> HashingWriter<W> {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
-            written: 0,
         }
-    }
-
-    /// Bytes written so far.
-    pub fn written(&self) -> u64 {
-        self.written
     }
 
     /// Finish: the inner writer and the hex sha256 of everything written.
@@ -203,7 +191,6 @@ impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.written += n as u64;
         Ok(n)
     }
 
@@ -258,7 +245,6 @@ mod tests {
         );
         let mut w = HashingWriter::new(Vec::new());
         w.write_all(b"abc").unwrap();
-        assert_eq!(w.written(), 3);
         let (bytes, sha) = w.finish();
         assert_eq!(bytes, b"abc");
         assert_eq!(sha, sha256_file(&p).unwrap());

@@ -99,18 +99,6 @@ impl Summariser {
         };
         let pieces = template::render(self.spec.template, &prompt);
         let ids = template::encode(&self.model.tokenizer, &pieces)?;
-        let context = self.model.info.context_length;
-        if ids.len() + 1 > context {
-            return Err(Error::Input {
-                source_name: article.source.clone(),
-                message: format!(
-                    "is too long for model `{}`: the prompt is {} tokens and the model holds {context}; \
-                     splitting long articles is not implemented yet, so summarise a shorter part",
-                    self.spec.id,
-                    ids.len()
-                ),
-            });
-        }
         let mut params = self.spec.sampling;
         if let Some(t) = options.temperature {
             params.temperature = t;
@@ -123,7 +111,17 @@ impl Summariser {
                 seed: options.seed,
             },
         };
-        let gen = generate::generate(&mut self.model, &ids, &config, on_text)?;
+        let gen = generate::generate(&mut self.model, &ids, &config, on_text).map_err(|e| match e {
+            Error::PromptTooLong { tokens, context } => Error::Input {
+                source_name: article.source.clone(),
+                message: format!(
+                    "is too long for model `{}`: the prompt is {tokens} tokens and the model holds \
+                     {context}; splitting long articles is not implemented yet, so summarise a shorter part",
+                    self.spec.id
+                ),
+            },
+            other => other,
+        })?;
         Ok(SummaryReport {
             input: article.source.clone(),
             summary: gen.text.trim().to_string(),
