@@ -44,3 +44,13 @@ tokenizer-fixtures:
         ln -s "$(cargo run -q --release -- models path "$id")" "$dir/"
     done
     python3 scripts/tokenizer-fixtures.py "$dir"
+
+# Regenerate the llama.cpp reference logits for the inference parity fixtures from the cached
+# models (pulls them if missing; builds llama.cpp's libraries if missing).
+parity-fixtures *MODELS="smollm2-135m-instruct qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct gemma-3-270m":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for id in {{MODELS}}; do
+        cargo run -q --release -- models pull "$id" >/dev/null
+    done
+    bash scripts/parity-fixtures.sh {{MODELS}}
