@@ -1,19 +1,18 @@
-//! Criterion benchmarks of the inference loop's parts: sampling over a full vocabulary, and
-//! (when SmolLM2-135M is in the model cache) one decode step and a 128-token prefill.
+//! Criterion benchmarks of the inference loop's parts: sampling over a full vocabulary, and,
+//! for each engine, one decode step and one 512-token prefill of a cached model
+//! (`SUMMARISE_BENCH_MODEL`, default smollm2-135m-instruct; skipped when it is not cached).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use candle_core::{Device, Tensor};
-use summarise::engine::{self, device};
+use summarise::engine::{self, device, EngineKind};
 use summarise::generate::{Sampler, SamplerConfig};
 use summarise::models::{registry, Cache, Registry};
 
 fn sampling(c: &mut Criterion) {
     let vocab = 151_936;
-    let values: Vec<f32> = (0..vocab)
+    let logits: Vec<f32> = (0..vocab)
         .map(|i| ((i * 7919) % 1000) as f32 / 100.0)
         .collect();
-    let logits = Tensor::new(values.as_slice(), &Device::Cpu).unwrap();
     let mut greedy = Sampler::new(SamplerConfig {
         params: registry::Sampling::default(),
         seed: 1,
@@ -38,44 +37,51 @@ fn sampling(c: &mut Criterion) {
 }
 
 fn model_steps(c: &mut Criterion) {
-    let id = "smollm2-135m-instruct";
+    let id = std::env::var("SUMMARISE_BENCH_MODEL").unwrap_or("smollm2-135m-instruct".into());
     let registry = Registry::load().unwrap();
-    let entry = registry.require(id).unwrap();
+    let entry = registry.require(&id).unwrap();
     let cache = Cache::from_env().unwrap();
     let Ok(Some(path)) = cache.checked_path(entry, entry.weights()) else {
         eprintln!("skipping model benchmarks: run `summarise models pull {id}` first");
         return;
     };
     let device = device::open(device::DeviceChoice::Cpu).unwrap();
-    let mut model = engine::load_gguf(&path, None, &device).unwrap();
-    let prompt: Vec<u32> = (0..128).map(|i| 100 + i).collect();
-    c.bench_function("smollm2_prefill_128", |b| {
-        b.iter(|| {
-            model.lm.reset();
-            model.lm.forward(&prompt, 0).unwrap()
-        })
-    });
-    model.lm.reset();
-    model.lm.forward(&prompt, 0).unwrap();
-    let mut pos = prompt.len();
-    c.bench_function("smollm2_decode_step", |b| {
-        b.iter(|| {
-            // Stay well inside the context: restart after 256 cached positions.
-            if pos >= 384 {
-                model.lm.reset();
-                model.lm.forward(&prompt, 0).unwrap();
-                pos = prompt.len();
-            }
-            let out = model.lm.forward(&[42], pos).unwrap();
-            pos += 1;
-            out
-        })
-    });
+    let prompt: Vec<u32> = (0..512).map(|i| 100 + (i * 37) % 20_000).collect();
+    for kind in [EngineKind::Native, EngineKind::Candle] {
+        let Ok(mut model) = engine::load_gguf(&path, None, &device, kind) else {
+            eprintln!("skipping the {kind:?} engine: it cannot load {id}");
+            continue;
+        };
+        let lm = &mut model.lm;
+        lm.reserve(1024).unwrap();
+        c.bench_function(&format!("{id}/{kind:?}/prefill_512"), |b| {
+            b.iter(|| {
+                lm.reset();
+                lm.forward(&prompt, 0).unwrap()[0]
+            })
+        });
+        // One step after a 128-token prompt; restart before the cache fills.
+        lm.reset();
+        lm.forward(&prompt[..128], 0).unwrap();
+        let mut pos = 128;
+        c.bench_function(&format!("{id}/{kind:?}/decode_step"), |b| {
+            b.iter(|| {
+                if pos >= 1000 {
+                    lm.reset();
+                    lm.forward(&prompt[..128], 0).unwrap();
+                    pos = 128;
+                }
+                let first = lm.forward(&[42], pos).unwrap()[0];
+                pos += 1;
+                first
+            })
+        });
+    }
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(20);
+    config = Criterion::default().sample_size(10);
     targets = sampling, model_steps
 }
 criterion_main!(benches);

@@ -60,6 +60,10 @@ pub enum Error {
     #[error("cannot load model {path}: {message}")]
     Load { path: PathBuf, message: String },
 
+    /// The inference engine refused a request.
+    #[error("inference failed: {0}")]
+    Engine(String),
+
     /// The tokenizer failed.
     #[error(transparent)]
     Tokenizer(#[from] crate::engine::tokenizer::TokenizerError),

@@ -227,12 +227,23 @@ fn summarise_offline_env_accepts_1_and_0() {
 #[test]
 fn unsupported_architecture_is_refused_before_any_download() {
     let home = tempfile::tempdir().unwrap();
+    let registry = common::write_tiny_registry(
+        home.path(),
+        &"0".repeat(64),
+        10,
+        &[r#"{ kind = "local", path = "/nonexistent/tiny.gguf" }"#.to_string()],
+    );
+    let text = std::fs::read_to_string(&registry)
+        .unwrap()
+        .replace(r#"architecture = "llama""#, r#"architecture = "mamba""#);
+    std::fs::write(&registry, text).unwrap();
     summarise(&home)
-        .args(["--model", "gemma-3-270m"])
+        .env("SUMMARISE_REGISTRY", &registry)
+        .args(["--model", "tiny"])
         .arg(common::fixtures().join("../../examples/articles/short-council.txt"))
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("gemma3"))
+        .stderr(predicate::str::contains("mamba"))
         .stderr(predicate::str::contains("cannot run yet"));
     assert!(!home.path().join("models").exists());
 }

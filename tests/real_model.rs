@@ -56,7 +56,7 @@ fn library_summary_is_deterministic_and_reports_counts() {
         sampling: entry.sampling,
     };
     let device = device::open(DeviceChoice::Cpu).unwrap();
-    let mut s = Summariser::new(spec, &device).unwrap();
+    let mut s = Summariser::new(spec, &device, summarise::engine::EngineKind::Native).unwrap();
     let text = input::read(article().to_str().unwrap()).unwrap();
     let options = SummaryOptions {
         max_tokens: 48,
@@ -192,9 +192,9 @@ fn article_longer_than_the_context_is_named_not_truncated() {
     let home = home_with_model(&weights);
     let dir = tempfile::tempdir().unwrap();
     let long = dir.path().join("long-article.txt");
-    // About 6,000 tokens: over SmolLM2's 4096 positions in this engine.
+    // About 12,000 tokens: over SmolLM2's 8192 positions.
     let text = std::fs::read_to_string(article()).unwrap();
-    std::fs::write(&long, text.repeat(20)).unwrap();
+    std::fs::write(&long, text.repeat(40)).unwrap();
     cmd(&home)
         .args(["--model", ID, "--offline"])
         .arg(&long)

@@ -1,11 +1,13 @@
 //! Command-line interface: clap definitions and one module per subcommand; no model logic.
 
+mod bench;
 mod models;
 mod summarise;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::device::DeviceChoice;
+use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 
 /// Summarise news articles with a local language model, offline.
@@ -70,6 +72,11 @@ pub struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Inference engine: the built-in decoder, or candle-transformers' modules (the reference
+    /// it is measured against; also used on CUDA/Metal for now).
+    #[arg(long, value_enum, default_value_t = EngineKind::Native, global = true)]
+    pub engine: EngineKind,
 }
 
 /// How results are printed.
@@ -87,17 +94,24 @@ pub enum Command {
     /// List, fetch, check and remove models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Measure load time, prefill and decode speed and peak memory of a model.
+    Bench(bench::BenchArgs),
 }
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    if let Some(threads) = cli.run.threads {
+    let threads = match &cli.command {
+        Some(Command::Bench(b)) => b.threads.or(cli.run.threads),
+        _ => cli.run.threads,
+    };
+    if let Some(threads) = threads {
         // candle sizes its CPU thread pools from these on first use, which is after this point.
         std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
     match cli.command {
         Some(Command::Models(cmd)) => models::run(cmd, cli.run.offline),
+        Some(Command::Bench(args)) => bench::run(&args, cli.run.engine, cli.run.offline),
         None => match cli.input {
             Some(input) => summarise::run(&input, &cli.run),
             None => Err(Error::Usage(

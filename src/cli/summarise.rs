@@ -21,7 +21,7 @@ pub(super) fn run(input_spec: &str, args: &RunArgs) -> Result<()> {
     let device = device::open(args.device)?;
     let registry = Registry::load()?;
     let spec = model::resolve(args.model.as_deref(), &registry, args.offline)?;
-    let mut summariser = Summariser::new(spec, &device)?;
+    let mut summariser = Summariser::new(spec, &device, args.engine)?;
     let options = SummaryOptions {
         max_tokens: args.max_tokens as usize,
         temperature: args.temperature,

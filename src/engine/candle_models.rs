@@ -1,6 +1,7 @@
-//! Interim backend: candle-transformers' quantized llama and qwen2 modules behind [`CausalLm`].
-//! Replaced by the crate's own decoder later; gemma3 is refused because candle's
-//! `quantized_gemma3` is wrong for Gemma 3 (SiLU instead of GELU-tanh, no sliding window).
+//! Reference backend: candle-transformers' quantized llama and qwen2 modules behind
+//! [`CausalLm`], kept to measure the native engine against and to run on CUDA/Metal until the
+//! native engine does. gemma3 is refused: candle's `quantized_gemma3` is wrong for Gemma 3
+//! (SiLU instead of GELU-tanh, no sliding window).
 
 use std::fs::File;
 
@@ -8,7 +9,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
-use super::{CausalLm, SUPPORTED};
+use super::CausalLm;
 use crate::error::Result;
 
 enum Weights {
@@ -19,17 +20,23 @@ enum Weights {
 struct CandleModel {
     weights: Weights,
     device: Device,
+    logits: Vec<f32>,
 }
 
 impl CausalLm for CandleModel {
-    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor> {
+    fn reserve(&mut self, _positions: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let logits = match &mut self.weights {
             Weights::Llama(m) => m.forward(&input, pos)?,
             Weights::Qwen2(m) => m.forward(&input, pos)?,
         };
         // Both return the last position's logits, [1, vocab].
-        Ok(logits.squeeze(0)?.to_dtype(DType::F32)?)
+        self.logits = logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()?;
+        Ok(&self.logits)
     }
 
     fn reset(&mut self) {
@@ -62,14 +69,14 @@ pub(super) fn load(
         }
         other => {
             return Err(format!(
-                "architecture `{other}` is not supported yet; supported: {}",
-                SUPPORTED.join(", ")
-            ))
+            "architecture `{other}` is not supported by the candle engine; it runs: llama, qwen2"
+        ))
         }
     }
     .map_err(|e| e.to_string())?;
     Ok(Box::new(CandleModel {
         weights,
         device: device.clone(),
+        logits: Vec::new(),
     }))
 }

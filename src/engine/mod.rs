@@ -2,24 +2,40 @@
 
 mod candle_models;
 pub mod device;
+pub mod native;
 pub mod tokenizer;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::quantized::gguf_file;
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 
 use crate::error::{Error, Result};
 pub use tokenizer::Tokenizer;
 
 /// A causal language model: feed tokens at a position, get the logits of the last one.
 pub trait CausalLm {
+    /// Size the cache for a request of `positions` positions. Called once before a request,
+    /// so that generating allocates nothing per token.
+    fn reserve(&mut self, positions: usize) -> Result<()>;
     /// Run `tokens` starting at position `pos` (the number of tokens already in the cache);
-    /// returns the logits of the last token, shape `[vocab]`, as f32.
-    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor>;
+    /// returns the logits of the last token, `[vocab]`.
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]>;
     /// Forget all cached positions.
     fn reset(&mut self);
+}
+
+/// Which implementation runs the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// The crate's own decoder (CPU).
+    #[default]
+    Native,
+    /// candle-transformers' quantized llama/qwen2 modules: the reference the native engine is
+    /// measured against, and the path for CUDA/Metal until the native engine runs there.
+    Candle,
 }
 
 /// Facts about a loaded model, read from its GGUF metadata.
@@ -31,6 +47,8 @@ pub struct ModelInfo {
     pub architecture: String,
     /// `<arch>.context_length`, capped at what the backend supports.
     pub context_length: usize,
+    /// The implementation running it.
+    pub engine: EngineKind,
 }
 
 /// A model ready to generate: weights on a device plus its tokenizer.
@@ -47,20 +65,29 @@ pub struct LoadedModel {
     pub load_secs: f64,
 }
 
-/// Architectures this engine can run today.
-pub const SUPPORTED: &[&str] = &["llama", "qwen2"];
+/// Architectures the default engine runs.
+pub fn supported() -> Vec<&'static str> {
+    native::family_names()
+}
 
 /// Load a GGUF file onto `device`, with the tokenizer from `tokenizer_json` when given, else
-/// from the GGUF's own metadata.
+/// from the GGUF's own metadata. The native engine runs on the CPU; other devices use the
+/// candle engine for now.
 pub fn load_gguf(
     path: &Path,
     tokenizer_json: Option<&Path>,
     device: &Device,
+    engine: EngineKind,
 ) -> Result<LoadedModel> {
     let start = Instant::now();
     let load_err = |message: String| Error::Load {
         path: path.to_path_buf(),
         message,
+    };
+    let engine = if device.is_cpu() {
+        engine
+    } else {
+        EngineKind::Candle
     };
     let mut file = std::fs::File::open(path).map_err(|e| load_err(e.to_string()))?;
     let content = gguf_file::Content::read(&mut file).map_err(|e| {
@@ -68,14 +95,11 @@ pub fn load_gguf(
             "not a readable GGUF file ({e}); check the path, or run `summarise models verify`"
         ))
     })?;
-    let get_str = |key: &str| {
-        content
-            .metadata
-            .get(key)
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-    };
-    let architecture = get_str("general.architecture")
+    let architecture = content
+        .metadata
+        .get("general.architecture")
+        .and_then(|v| v.to_string().ok())
+        .cloned()
         .ok_or_else(|| load_err("metadata key `general.architecture` is missing".into()))?;
     let context_length = content
         .metadata
@@ -86,26 +110,46 @@ pub fn load_gguf(
                 "metadata key `{architecture}.context_length` is missing"
             ))
         })? as usize;
-    let context_length = match candle_models::max_context(&architecture) {
-        Some(cap) => context_length.min(cap),
-        None => context_length,
-    };
-    let info = ModelInfo {
-        path: path.to_path_buf(),
-        architecture,
-        context_length,
-    };
     let tokenizer = match tokenizer_json {
         Some(json) => Tokenizer::from_file(json)?,
         None => Tokenizer::from_gguf(&content)?,
     };
-    let lm =
-        candle_models::load(&info.architecture, content, &mut file, device).map_err(load_err)?;
+    let (lm, context_length): (Box<dyn CausalLm>, usize) = match engine {
+        EngineKind::Native => {
+            let decoder =
+                native::Decoder::load(path, &file, &content, &architecture).map_err(load_err)?;
+            (Box::new(decoder), context_length)
+        }
+        EngineKind::Candle => {
+            let cap = candle_models::max_context(&architecture).unwrap_or(usize::MAX);
+            let lm =
+                candle_models::load(&architecture, content, &mut file, device).map_err(load_err)?;
+            (lm, context_length.min(cap))
+        }
+    };
     Ok(LoadedModel {
         lm,
         tokenizer,
-        info,
+        info: ModelInfo {
+            path: path.to_path_buf(),
+            architecture,
+            context_length,
+            engine,
+        },
         device: device.clone(),
         load_secs: start.elapsed().as_secs_f64(),
     })
+}
+
+impl CausalLm for native::Decoder {
+    fn reserve(&mut self, positions: usize) -> Result<()> {
+        native::Decoder::reserve(self, positions);
+        Ok(())
+    }
+
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
+        native::Decoder::forward(self, tokens, pos).map_err(Error::Engine)
+    }
+
+    fn reset(&mut self) {}
 }

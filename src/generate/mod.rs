@@ -97,8 +97,8 @@ pub fn generate(
 
     let start = Instant::now();
     lm.reset();
-    let mut logits = lm.forward(prompt, 0)?;
-    let mut next = sampler.sample(&logits, &generated)?;
+    lm.reserve((prompt.len() + config.max_tokens).min(context))?;
+    let mut next = sampler.sample(lm.forward(prompt, 0)?, &generated)?;
     let prefill_secs = start.elapsed().as_secs_f64();
     let decode_start = Instant::now();
 
@@ -121,8 +121,7 @@ pub fn generate(
         if pos + 1 >= context {
             break StopReason::Context;
         }
-        logits = lm.forward(&[next], pos)?;
-        next = sampler.sample(&logits, &generated)?;
+        next = sampler.sample(lm.forward(&[next], pos)?, &generated)?;
     };
     Ok(Generation {
         text,

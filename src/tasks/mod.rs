@@ -1,4 +1,6 @@
 //! Orchestration of the layers below: resolve a model, load it once, run a task over inputs.
 
+pub mod anchor;
+pub mod bench;
 pub mod model;
 pub mod summarise;

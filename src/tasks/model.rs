@@ -71,12 +71,13 @@ pub fn resolve(spec: Option<&str>, registry: &Registry, offline: bool) -> Result
             entry.id
         )));
     }
-    if !engine::SUPPORTED.contains(&entry.architecture.as_str()) {
+    let supported = engine::supported();
+    if !supported.contains(&entry.architecture.as_str()) {
         return Err(Error::Unsupported(format!(
             "model `{}` is a {} model, which this build cannot run yet (supported: {}); pick another with --model",
             entry.id,
             entry.architecture,
-            engine::SUPPORTED.join(", ")
+            supported.join(", ")
         )));
     }
     let cache = Cache::from_env()?;
@@ -144,8 +145,12 @@ fn from_path(path: &Path) -> Result<ModelSpec> {
 }
 
 /// Load the resolved model onto the device.
-pub fn load(spec: &ModelSpec, device: &candle_core::Device) -> Result<LoadedModel> {
-    engine::load_gguf(&spec.path, spec.tokenizer.as_deref(), device)
+pub fn load(
+    spec: &ModelSpec,
+    device: &candle_core::Device,
+    kind: engine::EngineKind,
+) -> Result<LoadedModel> {
+    engine::load_gguf(&spec.path, spec.tokenizer.as_deref(), device, kind)
 }
 
 /// Token ids of the model's stop texts plus its end-of-sequence token. A stop text that is not

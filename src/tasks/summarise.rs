@@ -62,8 +62,12 @@ pub struct Summariser {
 
 impl Summariser {
     /// Load the model named by `spec` onto `device`.
-    pub fn new(spec: ModelSpec, device: &candle_core::Device) -> Result<Summariser> {
-        let model = model::load(&spec, device)?;
+    pub fn new(
+        spec: ModelSpec,
+        device: &candle_core::Device,
+        engine: crate::engine::EngineKind,
+    ) -> Result<Summariser> {
+        let model = model::load(&spec, device, engine)?;
         let stop_ids = model::stop_ids(&spec, &model)?;
         Ok(Summariser {
             spec,

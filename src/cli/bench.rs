@@ -1,0 +1,129 @@
+//! `summarise bench`: measure a model's load time, speed and memory, optionally beside
+//! llama.cpp's `llama-bench` on the same file.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::Format;
+use crate::engine::{device, EngineKind};
+use crate::error::{IoContext, Result};
+use crate::models::Registry;
+use crate::tasks::anchor::{self, Anchor, Ratio};
+use crate::tasks::bench::{self, BenchOptions, BenchReport};
+use crate::tasks::model;
+
+/// Options of `summarise bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Model: a registry id or a path to a .gguf file (default: the registry default).
+    #[arg(long, short = 'm', value_name = "ID|PATH")]
+    pub model: Option<String>,
+
+    /// CPU threads (default: the physical cores).
+    #[arg(long, short = 't', value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+
+    /// Runs per figure; the median is reported.
+    #[arg(long, short = 'r', default_value_t = 3, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+
+    /// Prompt tokens for the prefill figure.
+    #[arg(long, default_value_t = 512, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub prompt_tokens: u32,
+
+    /// Tokens generated for the decode figure.
+    #[arg(long, default_value_t = 128, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub decode_tokens: u32,
+
+    /// Also run llama.cpp's llama-bench on the same file and threads (`just bench-anchor`
+    /// builds it), and report ours over theirs.
+    #[arg(long)]
+    pub vs_llamacpp: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Serialize)]
+struct Output {
+    #[serde(flatten)]
+    ours: BenchReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anchor: Option<Anchor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<Ratio>,
+}
+
+pub(super) fn run(args: &BenchArgs, engine: EngineKind, offline: bool) -> Result<()> {
+    let device = device::open(device::DeviceChoice::Auto)?;
+    let registry = Registry::load()?;
+    let spec = model::resolve(args.model.as_deref(), &registry, offline)?;
+    let opts = BenchOptions {
+        prompt_tokens: args.prompt_tokens as usize,
+        decode_tokens: args.decode_tokens as usize,
+        repeat: args.repeat as usize,
+        engine,
+    };
+    let ours = bench::run(&spec, &device, opts)?;
+    let anchor = match args.vs_llamacpp {
+        true => Some(anchor::run(&spec.path, ours.threads, opts)?),
+        false => None,
+    };
+    let ratio = anchor.as_ref().map(|a| Ratio::of(&ours, a));
+    let out = Output {
+        ours,
+        anchor,
+        ratio,
+    };
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&out).expect("report serialises") + "\n",
+        Format::Text => table(&out),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .at("<stdout>")
+}
+
+fn table(o: &Output) -> String {
+    let r = &o.ours;
+    let mut s = format!(
+        "model {} on {}, {} threads (sha256 {}…)\n\n{:<12} {:>10} {:>14} {:>14} {:>10}\n",
+        r.model,
+        r.device,
+        r.threads,
+        &r.file_sha256[..r.file_sha256.len().min(12)],
+        "engine",
+        "load s",
+        format!("pp{} tok/s", r.prefill_tokens),
+        format!("tg{} tok/s", r.decode_tokens),
+        "peak MiB"
+    );
+    s += &format!(
+        "{:<12} {:>10.3} {:>14.2} {:>14.2} {:>10.1}\n",
+        "summarise", r.load_s, r.prefill_tok_s, r.decode_tok_s, r.peak_rss_mib
+    );
+    if let (Some(a), Some(x)) = (&o.anchor, &o.ratio) {
+        s += &format!(
+            "{:<12} {:>10} {:>14.2} {:>14.2} {:>10.1}\n{:<12} {:>10} {:>14.3} {:>14.3} {:>10.3}\n",
+            format!("llama.cpp {}", &a.commit[..a.commit.len().min(9)]),
+            "",
+            a.prefill_tok_s,
+            a.decode_tok_s,
+            a.peak_rss_mib,
+            "ratio",
+            "",
+            x.prefill,
+            x.decode,
+            x.rss
+        );
+    }
+    s
+}

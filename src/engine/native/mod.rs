@@ -1,0 +1,441 @@
+//! The crate's own decoder: one transformer for llama, qwen2, qwen3 and gemma3 GGUF files,
+//! run from the memory-mapped weights with every buffer sized once per request.
+
+mod attention;
+mod config;
+mod matmul;
+mod ops;
+pub(crate) mod pool;
+mod weights;
+
+use std::fs::File;
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::Content;
+use memmap2::Mmap;
+
+use attention::{Heads, LayerCache};
+pub(crate) use config::family_names;
+use config::Config;
+use matmul::{matmul, ActBuffers, Product, QMatrix};
+use weights::{Layer, Tensors};
+
+/// Tokens per prefill step: bounds the scratch memory of a long prompt.
+pub const DEFAULT_CHUNK: usize = 256;
+
+/// A loaded model and the buffers of its current request.
+pub struct Decoder {
+    cfg: Config,
+    embd: QMatrix,
+    output: QMatrix,
+    output_norm: Vec<f32>,
+    layers: Vec<Layer>,
+    freqs: Vec<f32>,
+    window_freqs: Vec<f32>,
+    chunk: usize,
+    /// Positions the caches and scratch are sized for.
+    positions: usize,
+    caches: Vec<LayerCache>,
+    s: Scratch,
+    logits: Vec<f32>,
+    /// The mapped file; declared last so it is dropped after every view into it.
+    _map: Mmap,
+}
+
+/// Working buffers, sized by `Decoder::reserve` and reused for every chunk and token.
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    o: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    cos_w: Vec<f32>,
+    sin_w: Vec<f32>,
+    scores: Vec<f32>,
+    scores_len: usize,
+    act: ActBuffers,
+}
+
+impl Decoder {
+    /// Map `file` (already parsed into `content`) and build the decoder for `arch`.
+    pub fn load(
+        path: &Path,
+        file: &File,
+        content: &Content,
+        arch: &str,
+    ) -> Result<Decoder, String> {
+        let cfg = Config::from_gguf(content, arch)?;
+        // SAFETY: the file is opened read-only and the mapping is never written; like every
+        // engine that maps weights, we rely on the file not being truncated while in use.
+        let map = unsafe { Mmap::map(file) }.map_err(|e| format!("cannot map the file: {e}"))?;
+        let t = Tensors::new(&map, content, path);
+        let embd = t.matrix("token_embd.weight", None, Some(cfg.n_embd))?;
+        let output = match t.has("output.weight") {
+            true => t.matrix("output.weight", Some(embd.rows), Some(cfg.n_embd))?,
+            false => embd,
+        };
+        let output_norm = t.vector("output_norm.weight", cfg.n_embd)?;
+        let factors = match t.has("rope_freqs.weight") {
+            true => Some(t.vector("rope_freqs.weight", cfg.n_rot / 2)?),
+            false => None,
+        };
+        let layers = (0..cfg.n_layer)
+            .map(|l| Layer::load(&t, &cfg, l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let freqs = ops::inv_freqs(cfg.n_rot, cfg.rope_base, cfg.rope_scale, factors.as_deref());
+        let window_freqs = ops::inv_freqs(cfg.n_rot, cfg.window_rope_base, 1.0, factors.as_deref());
+        let vocab = output.rows;
+        let mut decoder = Decoder {
+            cfg,
+            embd,
+            output,
+            output_norm,
+            layers,
+            freqs,
+            window_freqs,
+            chunk: DEFAULT_CHUNK,
+            positions: 0,
+            caches: Vec::new(),
+            s: Scratch::default(),
+            logits: vec![0.0; vocab],
+            _map: map,
+        };
+        decoder.set_chunk(DEFAULT_CHUNK);
+        Ok(decoder)
+    }
+
+    /// Open a GGUF file and build its decoder (no tokenizer): for tools and tests.
+    pub fn open(path: &Path) -> Result<Decoder, String> {
+        let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let content = Content::read(&mut file)
+            .map_err(|e| format!("{}: not a readable GGUF file ({e})", path.display()))?;
+        let arch = content
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+            .ok_or_else(|| format!("{}: no `general.architecture`", path.display()))?;
+        Decoder::load(path, &file, &content, &arch)
+    }
+
+    /// The context length the file declares.
+    pub fn context_length(&self) -> usize {
+        self.cfg.context_length
+    }
+
+    /// Vocabulary size (rows of the output matrix).
+    pub fn vocab_size(&self) -> usize {
+        self.output.rows
+    }
+
+    /// Change the prefill chunk (tokens per step); drops the current request's cache.
+    pub fn set_chunk(&mut self, chunk: usize) {
+        self.chunk = chunk.max(1);
+        self.positions = 0;
+        self.caches.clear();
+    }
+
+    fn heads(&self) -> Heads {
+        Heads {
+            n_head: self.cfg.n_head,
+            n_kv_head: self.cfg.n_kv_head,
+            k_dim: self.cfg.k_dim,
+            v_dim: self.cfg.v_dim,
+        }
+    }
+
+    /// Size the KV cache and scratch for a request of `positions` positions. Called before a
+    /// request, this is the only allocation of the request; a cache that is large enough is
+    /// reused.
+    pub fn reserve(&mut self, positions: usize) {
+        if positions <= self.positions {
+            return;
+        }
+        let (heads, chunk) = (self.heads(), self.chunk);
+        let c = &self.cfg;
+        self.caches = (0..c.n_layer)
+            .map(|l| LayerCache::new(heads, positions, c.window.filter(|_| c.windowed[l]), chunk))
+            .collect();
+        let s = &mut self.s;
+        let half = c.n_rot / 2;
+        s.x = vec![0.0; chunk * c.n_embd];
+        s.xn = vec![0.0; chunk * c.n_embd];
+        s.o = vec![0.0; chunk * c.n_embd];
+        s.q = vec![0.0; chunk * c.n_head * c.k_dim];
+        s.k = vec![0.0; chunk * c.n_kv_head * c.k_dim];
+        s.v = vec![0.0; chunk * c.n_kv_head * c.v_dim];
+        s.att = vec![0.0; chunk * c.n_head * c.v_dim];
+        s.gate = vec![0.0; chunk * c.n_ff];
+        s.up = vec![0.0; chunk * c.n_ff];
+        s.cos = vec![0.0; chunk * half];
+        s.sin = vec![0.0; chunk * half];
+        s.cos_w = vec![0.0; chunk * half];
+        s.sin_w = vec![0.0; chunk * half];
+        s.scores_len = self
+            .caches
+            .iter()
+            .map(|c| c.span(positions))
+            .max()
+            .unwrap_or(0);
+        s.scores = vec![0.0; pool::n_threads() * s.scores_len];
+        s.act
+            .reserve_panels(c.n_embd.max(c.n_ff).max(c.n_head * c.v_dim));
+        self.positions = positions;
+    }
+
+    /// Bytes held by the KV cache.
+    pub fn cache_bytes(&self) -> usize {
+        self.caches.iter().map(LayerCache::bytes).sum()
+    }
+
+    fn check_room(&mut self, n: usize, pos: usize) -> Result<(), String> {
+        if n == 0 {
+            return Err("no tokens to run".into());
+        }
+        if pos == 0 && pos + n > self.positions {
+            // A fresh request larger than reserved: size for it, with room to generate.
+            self.reserve((n + 256).min(self.cfg.context_length.max(n)));
+        }
+        if pos + n > self.positions {
+            return Err(format!(
+                "position {} is past the {} reserved for this request; reserve more first",
+                pos + n,
+                self.positions
+            ));
+        }
+        Ok(())
+    }
+
+    /// Run `tokens` from position `pos` and return the logits of the last one.
+    pub fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32], String> {
+        self.check_room(tokens.len(), pos)?;
+        let mut start = 0;
+        while start < tokens.len() {
+            let end = (start + self.chunk).min(tokens.len());
+            self.run_chunk(&tokens[start..end], pos + start)?;
+            start = end;
+        }
+        let last = (tokens.len() - 1) % self.chunk;
+        let mut logits = std::mem::take(&mut self.logits);
+        self.logits_of(last..last + 1, &mut logits);
+        self.logits = logits;
+        Ok(&self.logits)
+    }
+
+    /// Run `tokens` from position `pos`, handing the logits of every position to `f` in order.
+    /// For reference comparisons; allocates one chunk of logits.
+    pub fn forward_each(
+        &mut self,
+        tokens: &[u32],
+        pos: usize,
+        mut f: impl FnMut(usize, &[f32]),
+    ) -> Result<(), String> {
+        self.check_room(tokens.len(), pos)?;
+        let vocab = self.vocab_size();
+        let mut chunk_logits = vec![0.0; self.chunk * vocab];
+        let mut start = 0;
+        while start < tokens.len() {
+            let end = (start + self.chunk).min(tokens.len());
+            self.run_chunk(&tokens[start..end], pos + start)?;
+            let n = end - start;
+            self.logits_of(0..n, &mut chunk_logits[..n * vocab]);
+            for t in 0..n {
+                f(start + t, &chunk_logits[t * vocab..(t + 1) * vocab]);
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Final norm and output projection for chunk rows `rows`, into `out`.
+    fn logits_of(&mut self, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        let e = self.cfg.n_embd;
+        let n = rows.len();
+        let (x, xn) = (
+            &self.s.x[rows.start * e..rows.end * e],
+            &mut self.s.xn[..n * e],
+        );
+        ops::rms_norm(x, &self.output_norm, self.cfg.eps, xn);
+        let out = &mut out[..n * self.output.rows];
+        matmul(
+            xn,
+            n,
+            &mut [Product {
+                w: &self.output,
+                out,
+            }],
+            &mut self.s.act,
+        );
+        if let Some(cap) = self.cfg.final_softcap {
+            for v in out.iter_mut() {
+                *v = (*v / cap).tanh() * cap;
+            }
+        }
+    }
+
+    /// One chunk through every layer; leaves the final hidden states in `s.x`.
+    fn run_chunk(&mut self, tokens: &[u32], pos0: usize) -> Result<(), String> {
+        let heads = self.heads();
+        let Decoder {
+            cfg: c,
+            embd,
+            layers,
+            freqs,
+            window_freqs,
+            caches,
+            s,
+            ..
+        } = self;
+        let (n, e) = (tokens.len(), c.n_embd);
+        for (t, &tok) in tokens.iter().enumerate() {
+            if tok as usize >= embd.rows {
+                return Err(format!(
+                    "token id {tok} is outside the vocabulary of {}",
+                    embd.rows
+                ));
+            }
+            embd.row_to_f32(tok as usize, &mut s.x[t * e..(t + 1) * e]);
+        }
+        if c.family.scale_embeddings {
+            let k = (e as f32).sqrt();
+            s.x[..n * e].iter_mut().for_each(|v| *v *= k);
+        }
+        let half = c.n_rot / 2;
+        ops::rope_table(
+            pos0..pos0 + n,
+            freqs,
+            &mut s.cos[..n * half],
+            &mut s.sin[..n * half],
+        );
+        if c.windowed.iter().any(|&w| w) {
+            ops::rope_table(
+                pos0..pos0 + n,
+                window_freqs,
+                &mut s.cos_w[..n * half],
+                &mut s.sin_w[..n * half],
+            );
+        }
+        let (qd, kd, vd) = (
+            c.n_head * c.k_dim,
+            c.n_kv_head * c.k_dim,
+            c.n_kv_head * c.v_dim,
+        );
+        let ad = c.n_head * c.v_dim;
+        for (layer, cache) in layers.iter().zip(caches.iter_mut()) {
+            ops::rms_norm(&s.x[..n * e], &layer.attn_norm, c.eps, &mut s.xn[..n * e]);
+            matmul(
+                &s.xn[..n * e],
+                n,
+                &mut [
+                    Product {
+                        w: &layer.q,
+                        out: &mut s.q[..n * qd],
+                    },
+                    Product {
+                        w: &layer.k,
+                        out: &mut s.k[..n * kd],
+                    },
+                    Product {
+                        w: &layer.v,
+                        out: &mut s.v[..n * vd],
+                    },
+                ],
+                &mut s.act,
+            );
+            let (cos, sin) = match layer.windowed {
+                true => (&s.cos_w, &s.sin_w),
+                false => (&s.cos, &s.sin),
+            };
+            for t in 0..n {
+                let q = &mut s.q[t * qd..(t + 1) * qd];
+                let k = &mut s.k[t * kd..(t + 1) * kd];
+                let v = &mut s.v[t * vd..(t + 1) * vd];
+                if let Some(b) = &layer.q_bias {
+                    ops::add(q, b);
+                }
+                if let Some(b) = &layer.k_bias {
+                    ops::add(k, b);
+                }
+                if let Some(b) = &layer.v_bias {
+                    ops::add(v, b);
+                }
+                if let Some(w) = &layer.q_norm {
+                    ops::rms_norm_in_place(q, w, c.eps);
+                }
+                if let Some(w) = &layer.k_norm {
+                    ops::rms_norm_in_place(k, w, c.eps);
+                }
+                let (ct, st) = (
+                    &cos[t * half..(t + 1) * half],
+                    &sin[t * half..(t + 1) * half],
+                );
+                ops::rope(q, c.k_dim, c.family.rope, ct, st);
+                ops::rope(k, c.k_dim, c.family.rope, ct, st);
+                q.iter_mut().for_each(|v| *v *= c.attn_scale);
+                cache.store(heads, pos0 + t, k, v);
+            }
+            cache.attend(
+                heads,
+                pos0,
+                n,
+                &s.q[..n * qd],
+                &mut s.att[..n * ad],
+                &mut s.scores,
+                s.scores_len,
+            );
+            matmul(
+                &s.att[..n * ad],
+                n,
+                &mut [Product {
+                    w: &layer.o,
+                    out: &mut s.o[..n * e],
+                }],
+                &mut s.act,
+            );
+            if let Some(w) = &layer.post_attn_norm {
+                ops::rms_norm_in_place(&mut s.o[..n * e], w, c.eps);
+            }
+            ops::add(&mut s.x[..n * e], &s.o[..n * e]);
+
+            ops::rms_norm(&s.x[..n * e], &layer.ffn_norm, c.eps, &mut s.xn[..n * e]);
+            let ff = c.n_ff;
+            matmul(
+                &s.xn[..n * e],
+                n,
+                &mut [
+                    Product {
+                        w: &layer.gate,
+                        out: &mut s.gate[..n * ff],
+                    },
+                    Product {
+                        w: &layer.up,
+                        out: &mut s.up[..n * ff],
+                    },
+                ],
+                &mut s.act,
+            );
+            ops::gated(&mut s.gate[..n * ff], &s.up[..n * ff], c.family.activation);
+            matmul(
+                &s.gate[..n * ff],
+                n,
+                &mut [Product {
+                    w: &layer.down,
+                    out: &mut s.o[..n * e],
+                }],
+                &mut s.act,
+            );
+            if let Some(w) = &layer.post_ffn_norm {
+                ops::rms_norm_in_place(&mut s.o[..n * e], w, c.eps);
+            }
+            ops::add(&mut s.x[..n * e], &s.o[..n * e]);
+        }
+        Ok(())
+    }
+}

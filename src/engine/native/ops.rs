@@ -1,0 +1,220 @@
+//! The element-wise pieces of a decoder layer: RMS norm, rotary embedding, activations.
+
+/// `out = x / rms(x) * w`, row by row; `x` and `out` hold rows of `w.len()` values.
+pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let n = w.len();
+    for (xr, or) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        let scale = rms_scale(xr, eps);
+        for ((o, &v), &g) in or.iter_mut().zip(xr).zip(w) {
+            *o = v * scale * g;
+        }
+    }
+}
+
+/// In-place RMS norm over each `w.len()`-wide slice (per-head q/k norms).
+pub(crate) fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32) {
+    let n = w.len();
+    for xr in x.chunks_exact_mut(n) {
+        let scale = rms_scale(xr, eps);
+        for (v, &g) in xr.iter_mut().zip(w) {
+            *v *= scale * g;
+        }
+    }
+}
+
+fn rms_scale(x: &[f32], eps: f32) -> f32 {
+    let sum: f32 = x.iter().map(|v| v * v).sum();
+    1.0 / (sum / x.len() as f32 + eps).sqrt()
+}
+
+/// How rotary embedding pairs the dimensions of a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RopeStyle {
+    /// Dimensions (2i, 2i+1): llama's GGUF layout.
+    Adjacent,
+    /// Dimensions (i, i + n_rot/2): GPT-NeoX style, used by Qwen and Gemma.
+    Halves,
+}
+
+/// Inverse frequencies for `n_rot` rotated dimensions: `scale * base^(-2i/n_rot) / factor_i`.
+pub(crate) fn inv_freqs(n_rot: usize, base: f32, scale: f32, factors: Option<&[f32]>) -> Vec<f32> {
+    (0..n_rot / 2)
+        .map(|i| {
+            let f = scale * base.powf(-((2 * i) as f32) / n_rot as f32);
+            match factors {
+                Some(fs) => f / fs[i],
+                None => f,
+            }
+        })
+        .collect()
+}
+
+/// Fill `cos` and `sin` (`positions.len() x freqs.len()`) for the positions in use only.
+pub(crate) fn rope_table(
+    positions: std::ops::Range<usize>,
+    freqs: &[f32],
+    cos: &mut [f32],
+    sin: &mut [f32],
+) {
+    let half = freqs.len();
+    for (t, p) in positions.enumerate() {
+        for (i, &f) in freqs.iter().enumerate() {
+            let (s, c) = (p as f32 * f).sin_cos();
+            cos[t * half + i] = c;
+            sin[t * half + i] = s;
+        }
+    }
+}
+
+/// Rotate each head of one token's `x` (`n_heads x head_dim`) by that token's table row.
+pub(crate) fn rope(x: &mut [f32], head_dim: usize, style: RopeStyle, cos: &[f32], sin: &[f32]) {
+    let half = cos.len();
+    for head in x.chunks_exact_mut(head_dim) {
+        match style {
+            RopeStyle::Adjacent => {
+                for i in 0..half {
+                    let (a, b) = (head[2 * i], head[2 * i + 1]);
+                    head[2 * i] = a * cos[i] - b * sin[i];
+                    head[2 * i + 1] = a * sin[i] + b * cos[i];
+                }
+            }
+            RopeStyle::Halves => {
+                for i in 0..half {
+                    let (a, b) = (head[i], head[i + half]);
+                    head[i] = a * cos[i] - b * sin[i];
+                    head[i + half] = a * sin[i] + b * cos[i];
+                }
+            }
+        }
+    }
+}
+
+/// The gate activation of the feed-forward block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activation {
+    /// SiLU (SwiGLU): llama, Qwen.
+    Silu,
+    /// GELU, tanh approximation (GeGLU): Gemma.
+    GeluTanh,
+}
+
+/// `gate = act(gate) * up`, in place.
+pub(crate) fn gated(gate: &mut [f32], up: &[f32], act: Activation) {
+    match act {
+        Activation::Silu => {
+            for (g, &u) in gate.iter_mut().zip(up) {
+                *g = *g / (1.0 + (-*g).exp()) * u;
+            }
+        }
+        Activation::GeluTanh => {
+            const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+            for (g, &u) in gate.iter_mut().zip(up) {
+                let x = *g;
+                let inner = SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x);
+                *g = 0.5 * x * (1.0 + inner.tanh()) * u;
+            }
+        }
+    }
+}
+
+/// `x += y`.
+pub(crate) fn add(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// Softmax in place.
+pub(crate) fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// Dot product, written so the compiler vectorises it (eight running sums).
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for l in 0..8 {
+            acc[l] += a[c * 8 + l] * b[c * 8 + l];
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len() {
+        sum += a[i] * b[i];
+    }
+    sum
+}
+
+/// `out += w * v`.
+#[inline]
+pub(crate) fn axpy(out: &mut [f32], w: f32, v: &[f32]) {
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o += w * x;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rms_norm_gives_unit_rms() {
+        let x = [3.0, -4.0, 0.0, 0.0];
+        let mut out = [0.0; 4];
+        rms_norm(&x, &[1.0; 4], 0.0, &mut out);
+        let rms = (out.iter().map(|v| v * v).sum::<f32>() / 4.0).sqrt();
+        assert!((rms - 1.0).abs() < 1e-6);
+        assert!((out[0] - 1.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rope_at_position_zero_is_identity_and_preserves_norm() {
+        let freqs = inv_freqs(4, 10000.0, 1.0, None);
+        let (mut cos, mut sin) = (vec![0.0; 4], vec![0.0; 4]);
+        rope_table(0..2, &freqs, &mut cos, &mut sin);
+        for style in [RopeStyle::Adjacent, RopeStyle::Halves] {
+            let mut x = [1.0, 2.0, 3.0, 4.0];
+            rope(&mut x, 4, style, &cos[..2], &sin[..2]);
+            assert_eq!(x, [1.0, 2.0, 3.0, 4.0]);
+            rope(&mut x, 4, style, &cos[2..], &sin[2..]);
+            let norm: f32 = x.iter().map(|v| v * v).sum();
+            assert!((norm - 30.0).abs() < 1e-4);
+        }
+        // Position 1, first pair rotates by exactly 1 radian.
+        let mut x = [1.0, 0.0, 0.0, 0.0];
+        rope(&mut x, 4, RopeStyle::Adjacent, &cos[2..], &sin[2..]);
+        assert!((x[0] - 1f32.cos()).abs() < 1e-6 && (x[1] - 1f32.sin()).abs() < 1e-6);
+        let mut x = [1.0, 0.0, 0.0, 0.0];
+        rope(&mut x, 4, RopeStyle::Halves, &cos[2..], &sin[2..]);
+        assert!((x[0] - 1f32.cos()).abs() < 1e-6 && (x[2] - 1f32.sin()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn activations_match_their_definitions() {
+        let mut g = [1.0f32, -2.0];
+        gated(&mut g, &[2.0, 1.0], Activation::Silu);
+        assert!((g[0] - 2.0 / (1.0 + (-1f32).exp())).abs() < 1e-6);
+        let mut g = [1.0f32];
+        gated(&mut g, &[1.0], Activation::GeluTanh);
+        assert!((g[0] - 0.841_192).abs() < 1e-5, "{}", g[0]);
+    }
+
+    #[test]
+    fn softmax_and_dot() {
+        let mut x = [1.0, 1.0, 1.0, 1.0];
+        softmax(&mut x);
+        assert_eq!(x, [0.25; 4]);
+        let a: Vec<f32> = (0..19).map(|i| i as f32).collect();
+        assert_eq!(dot(&a, &a), (0..19).map(|i| (i * i) as f32).sum::<f32>());
+    }
+}

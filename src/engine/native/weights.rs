@@ -1,0 +1,139 @@
+//! Views of the named GGUF tensors inside the mapped file, checked against the config.
+
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::Content;
+use candle_core::quantized::GgmlDType;
+
+use super::config::Config;
+use super::matmul::QMatrix;
+
+/// Finds tensors by name in the mapped file.
+pub(crate) struct Tensors<'a> {
+    map: &'a [u8],
+    content: &'a Content,
+    path: &'a Path,
+}
+
+impl<'a> Tensors<'a> {
+    pub(crate) fn new(map: &'a [u8], content: &'a Content, path: &'a Path) -> Tensors<'a> {
+        Tensors { map, content, path }
+    }
+
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    /// The tensor's type, `[rows, cols]`, and bytes.
+    fn raw(&self, name: &str) -> Result<(GgmlDType, usize, usize, &'a [u8]), String> {
+        let info =
+            self.content.tensor_infos.get(name).ok_or_else(|| {
+                format!("tensor `{name}` is missing from {}", self.path.display())
+            })?;
+        let dims = info.shape.dims();
+        let (rows, cols) = match dims {
+            [cols] => (1, *cols),
+            [rows, cols] => (*rows, *cols),
+            other => {
+                return Err(format!(
+                    "tensor `{name}` has shape {other:?}, expected 1 or 2 dims"
+                ))
+            }
+        };
+        let dtype = info.ggml_dtype;
+        let len = rows * cols / dtype.block_size() * dtype.type_size();
+        let start = self.content.tensor_data_offset as usize + info.offset as usize;
+        let bytes = self.map.get(start..start + len).ok_or_else(|| {
+            format!(
+                "tensor `{name}` runs past the end of the file (truncated download? run `summarise models pull`)"
+            )
+        })?;
+        Ok((dtype, rows, cols, bytes))
+    }
+
+    /// A weight matrix, with its shape checked where the config fixes it.
+    pub(crate) fn matrix(
+        &self,
+        name: &str,
+        rows: Option<usize>,
+        cols: Option<usize>,
+    ) -> Result<QMatrix, String> {
+        let (dtype, r, c, bytes) = self.raw(name)?;
+        if rows.is_some_and(|want| want != r) || cols.is_some_and(|want| want != c) {
+            return Err(format!(
+                "tensor `{name}` is {r}x{c}, expected {}x{}",
+                rows.map_or("?".into(), |v| v.to_string()),
+                cols.map_or("?".into(), |v| v.to_string())
+            ));
+        }
+        // SAFETY: `bytes` points into the mapping, which the decoder keeps for its lifetime.
+        unsafe { QMatrix::new(dtype, r, c, bytes) }.map_err(|e| format!("tensor `{name}`: {e}"))
+    }
+
+    /// A small vector (norm weights, biases), copied out as f32.
+    pub(crate) fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, String> {
+        let m = self.matrix(name, Some(1), Some(len))?;
+        let mut out = vec![0.0; len];
+        m.row_to_f32(0, &mut out);
+        Ok(out)
+    }
+
+    fn optional_vector(&self, name: &str, len: usize) -> Result<Option<Vec<f32>>, String> {
+        match self.has(name) {
+            true => self.vector(name, len).map(Some),
+            false => Ok(None),
+        }
+    }
+}
+
+/// One decoder block. Optional parts are present when the file has the tensor.
+pub(crate) struct Layer {
+    pub attn_norm: Vec<f32>,
+    pub q: QMatrix,
+    pub k: QMatrix,
+    pub v: QMatrix,
+    pub o: QMatrix,
+    pub q_bias: Option<Vec<f32>>,
+    pub k_bias: Option<Vec<f32>>,
+    pub v_bias: Option<Vec<f32>>,
+    pub q_norm: Option<Vec<f32>>,
+    pub k_norm: Option<Vec<f32>>,
+    pub post_attn_norm: Option<Vec<f32>>,
+    pub ffn_norm: Vec<f32>,
+    pub gate: QMatrix,
+    pub up: QMatrix,
+    pub down: QMatrix,
+    pub post_ffn_norm: Option<Vec<f32>>,
+    pub windowed: bool,
+}
+
+impl Layer {
+    pub(crate) fn load(t: &Tensors<'_>, c: &Config, l: usize) -> Result<Layer, String> {
+        let name = |s: &str| format!("blk.{l}.{s}");
+        let (e, qd) = (c.n_embd, c.n_head * c.k_dim);
+        let (kd, vd) = (c.n_kv_head * c.k_dim, c.n_kv_head * c.v_dim);
+        Ok(Layer {
+            attn_norm: t.vector(&name("attn_norm.weight"), e)?,
+            q: t.matrix(&name("attn_q.weight"), Some(qd), Some(e))?,
+            k: t.matrix(&name("attn_k.weight"), Some(kd), Some(e))?,
+            v: t.matrix(&name("attn_v.weight"), Some(vd), Some(e))?,
+            o: t.matrix(
+                &name("attn_output.weight"),
+                Some(e),
+                Some(c.n_head * c.v_dim),
+            )?,
+            q_bias: t.optional_vector(&name("attn_q.bias"), qd)?,
+            k_bias: t.optional_vector(&name("attn_k.bias"), kd)?,
+            v_bias: t.optional_vector(&name("attn_v.bias"), vd)?,
+            q_norm: t.optional_vector(&name("attn_q_norm.weight"), c.k_dim)?,
+            k_norm: t.optional_vector(&name("attn_k_norm.weight"), c.k_dim)?,
+            post_attn_norm: t.optional_vector(&name("post_attention_norm.weight"), e)?,
+            ffn_norm: t.vector(&name("ffn_norm.weight"), e)?,
+            gate: t.matrix(&name("ffn_gate.weight"), Some(c.n_ff), Some(e))?,
+            up: t.matrix(&name("ffn_up.weight"), Some(c.n_ff), Some(e))?,
+            down: t.matrix(&name("ffn_down.weight"), Some(e), Some(c.n_ff))?,
+            post_ffn_norm: t.optional_vector(&name("post_ffw_norm.weight"), e)?,
+            windowed: c.windowed[l],
+        })
+    }
+}
