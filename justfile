@@ -17,9 +17,17 @@ lint:
     cargo fmt --check
     cargo clippy --release --all-targets -- -D warnings
 
-# Criterion benchmarks.
+# Criterion benchmarks (sampling; prefill of 512 tokens and one decode step per engine).
 bench:
     cargo bench
+
+# Build llama.cpp's llama-bench into the cache once: the anchor of `summarise bench --vs-llamacpp`.
+bench-anchor:
+    bash scripts/llamacpp.sh llama-bench
+
+# Every GGUF registry model through `summarise bench`: ours beside llama.cpp, then candle's modules.
+bench-compare THREADS="2" REPEAT="3": build bench-anchor
+    bash scripts/bench-compare.sh {{THREADS}} {{REPEAT}}
 
 # Summary quality and speed of candidate models on the CNN/DailyMail sample (needs ../shared/eval;
 # pull the models first).

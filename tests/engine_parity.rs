@@ -13,6 +13,9 @@
 //! Top-1 agreement of 99% is therefore out of reach for any engine that is not bit-identical
 //! to llama.cpp; ours must come within 2 points of llama.cpp's agreement with itself, and our
 //! greedy tokens must match up to the first step whose top-2 gap is under `NEAR_TIE`.
+//!
+//! `PARITY_VERBOSE=1 cargo test --release --test engine_parity -- --nocapture` also lists the
+//! positions where the top-1 choices differ.
 
 mod common;
 

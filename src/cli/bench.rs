@@ -12,6 +12,7 @@ use crate::models::Registry;
 use crate::tasks::anchor::{self, Anchor, Ratio};
 use crate::tasks::bench::{self, BenchOptions, BenchReport};
 use crate::tasks::model;
+use crate::tasks::summarise::cpu_threads;
 
 /// Options of `summarise bench`.
 #[derive(Debug, clap::Args)]
@@ -70,11 +71,14 @@ pub(super) fn run(args: &BenchArgs, engine: EngineKind, offline: bool) -> Result
         repeat: args.repeat as usize,
         engine,
     };
-    let ours = bench::run(&spec, &device, opts)?;
+    // llama.cpp runs first, while this process is still small: a child started by posix_spawn
+    // shares our memory until it execs, and Linux counts our peak so far into the child's
+    // peak RSS. Run after our model, it would report our peak instead of its own.
     let anchor = match args.vs_llamacpp {
-        true => Some(anchor::run(&spec.path, ours.threads, opts)?),
+        true => Some(anchor::run(&spec.path, cpu_threads(), opts)?),
         false => None,
     };
+    let ours = bench::run(&spec, &device, opts)?;
     let ratio = anchor.as_ref().map(|a| Ratio::of(&ours, a));
     let out = Output {
         ours,

@@ -3,8 +3,6 @@
 //! native engine does. gemma3 is refused: candle's `quantized_gemma3` is wrong for Gemma 3
 //! (SiLU instead of GELU-tanh, no sliding window).
 
-use std::fs::File;
-
 use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
@@ -57,7 +55,7 @@ pub(super) fn max_context(architecture: &str) -> Option<usize> {
 pub(super) fn load(
     architecture: &str,
     content: gguf_file::Content,
-    file: &mut File,
+    file: &mut std::io::Cursor<&[u8]>,
     device: &Device,
 ) -> std::result::Result<Box<dyn CausalLm>, String> {
     let weights = match architecture {

@@ -89,8 +89,14 @@ pub fn load_gguf(
     } else {
         EngineKind::Candle
     };
-    let mut file = std::fs::File::open(path).map_err(|e| load_err(e.to_string()))?;
-    let content = gguf_file::Content::read(&mut file).map_err(|e| {
+    let file = std::fs::File::open(path).map_err(|e| load_err(e.to_string()))?;
+    // SAFETY: mapped read-only and never written; like every engine that maps weights, this
+    // relies on the file not being truncated while in use.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| load_err(format!("cannot map the file: {e}")))?;
+    // Parsing from the mapping costs no system call per metadata value.
+    let mut reader = std::io::Cursor::new(&map[..]);
+    let content = gguf_file::Content::read(&mut reader).map_err(|e| {
         load_err(format!(
             "not a readable GGUF file ({e}); check the path, or run `summarise models verify`"
         ))
@@ -117,13 +123,13 @@ pub fn load_gguf(
     let (lm, context_length): (Box<dyn CausalLm>, usize) = match engine {
         EngineKind::Native => {
             let decoder =
-                native::Decoder::load(path, &file, &content, &architecture).map_err(load_err)?;
+                native::Decoder::load(path, map, &content, &architecture).map_err(load_err)?;
             (Box::new(decoder), context_length)
         }
         EngineKind::Candle => {
             let cap = candle_models::max_context(&architecture).unwrap_or(usize::MAX);
-            let lm =
-                candle_models::load(&architecture, content, &mut file, device).map_err(load_err)?;
+            let lm = candle_models::load(&architecture, content, &mut reader, device)
+                .map_err(load_err)?;
             (lm, context_length.min(cap))
         }
     };

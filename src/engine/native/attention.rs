@@ -1,7 +1,7 @@
 //! Self-attention over a preallocated KV cache. Sliding-window layers keep a ring of just the
 //! window (plus one prefill chunk), so their memory does not grow with the request.
 
-use super::ops::{axpy, dot, softmax};
+use super::ops::{axpy, dot};
 use super::pool::{chunk_for, for_each_chunk, SharedMut};
 
 /// Keys and values of one layer, laid out `[kv_head][slot][head_dim]` so a head's history is
@@ -13,6 +13,17 @@ pub(crate) struct LayerCache {
     slots: usize,
     /// Attend only to the last `window` positions (sliding-window layers).
     window: Option<usize>,
+}
+
+/// Prefill chunks of at least this many tokens use the matrix-product attention.
+const BLOCK_MIN_TOKENS: usize = 8;
+/// Tokens per block of the matrix-product attention.
+const BLOCK_TOKENS: usize = 16;
+
+/// Per-thread scratch the matrix-product attention needs for `positions` positions.
+pub(crate) fn block_scratch(heads: Heads, positions: usize) -> usize {
+    let rows = BLOCK_TOKENS * (heads.n_head / heads.n_kv_head);
+    rows * (heads.k_dim + heads.v_dim + positions)
 }
 
 /// Shapes shared by all layers.
@@ -48,13 +59,23 @@ impl LayerCache {
     /// Store one token's keys and values (`n_kv_head x dim`) at position `pos`.
     pub(crate) fn store(&mut self, heads: Heads, pos: usize, k: &[f32], v: &[f32]) {
         let slot = pos % self.slots;
+        // Values are rounded to f16 precision, as llama.cpp's default f16 cache holds them.
+        let put = |dst: &mut [f32], src: &[f32]| {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = half::f16::from_f32(s).to_f32();
+            }
+        };
         for g in 0..heads.n_kv_head {
             let dst = (g * self.slots + slot) * heads.k_dim;
-            self.k[dst..dst + heads.k_dim]
-                .copy_from_slice(&k[g * heads.k_dim..(g + 1) * heads.k_dim]);
+            put(
+                &mut self.k[dst..dst + heads.k_dim],
+                &k[g * heads.k_dim..(g + 1) * heads.k_dim],
+            );
             let dst = (g * self.slots + slot) * heads.v_dim;
-            self.v[dst..dst + heads.v_dim]
-                .copy_from_slice(&v[g * heads.v_dim..(g + 1) * heads.v_dim]);
+            put(
+                &mut self.v[dst..dst + heads.v_dim],
+                &v[g * heads.v_dim..(g + 1) * heads.v_dim],
+            );
         }
     }
 
@@ -75,38 +96,170 @@ impl LayerCache {
         let group = heads.n_head / heads.n_kv_head;
         let out_ptr = SharedMut(out.as_mut_ptr());
         let scores_ptr = SharedMut(scores.as_mut_ptr());
-        let items = n * heads.n_head;
+        let block_len = block_scratch(heads, pos0 + n);
+        if n >= BLOCK_MIN_TOKENS && self.window.is_none() && block_len <= scores_len {
+            return self.attend_blocks(heads, pos0, n, q, out_ptr, scores_ptr, scores_len);
+        }
+        // One item per token and key/value head: each cached key and value row is read once
+        // for all the query heads that share it.
+        let items = n * heads.n_kv_head;
         for_each_chunk(items, chunk_for(items, 2), |thread, range| {
-            // SAFETY: each thread has its own scores row, and each item its own output head.
+            // SAFETY: each thread has its own scores row, and each item its own output heads.
             let s_all = unsafe { scores_ptr.slice(thread * scores_len, scores_len) };
             for item in range {
-                let (t, h) = (item / heads.n_head, item % heads.n_head);
+                let (t, g) = (item / heads.n_kv_head, item % heads.n_kv_head);
                 let pos = pos0 + t;
                 let first = match self.window {
                     Some(w) => (pos + 1).saturating_sub(w),
                     None => 0,
                 };
                 let len = pos + 1 - first;
-                let g = h / group;
-                let qh = &q[(t * heads.n_head + h) * heads.k_dim..][..heads.k_dim];
-                let s = &mut s_all[..len];
-                for (j, sj) in s.iter_mut().enumerate() {
+                let h0 = g * group;
+                let qs = &q[(t * heads.n_head + h0) * heads.k_dim..][..group * heads.k_dim];
+                // Scores laid out [position][head in group].
+                let s = &mut s_all[..len * group];
+                for j in 0..len {
                     let slot = (first + j) % self.slots;
-                    *sj = dot(
-                        qh,
-                        &self.k[(g * self.slots + slot) * heads.k_dim..][..heads.k_dim],
+                    let k = &self.k[(g * self.slots + slot) * heads.k_dim..][..heads.k_dim];
+                    for (h, qh) in qs.chunks_exact(heads.k_dim).enumerate() {
+                        s[j * group + h] = dot(qh, k);
+                    }
+                }
+                // Softmax per head over the positions (a strided column of `s`).
+                for h in 0..group {
+                    let max = (0..len)
+                        .map(|j| s[j * group + h])
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    let mut sum = 0.0;
+                    for j in 0..len {
+                        let e = (s[j * group + h] - max).exp();
+                        s[j * group + h] = e;
+                        sum += e;
+                    }
+                    let inv = 1.0 / sum;
+                    for j in 0..len {
+                        s[j * group + h] *= inv;
+                    }
+                }
+                let o = unsafe {
+                    out_ptr.slice((t * heads.n_head + h0) * heads.v_dim, group * heads.v_dim)
+                };
+                o.fill(0.0);
+                for j in 0..len {
+                    let slot = (first + j) % self.slots;
+                    let v = &self.v[(g * self.slots + slot) * heads.v_dim..][..heads.v_dim];
+                    for (h, oh) in o.chunks_exact_mut(heads.v_dim).enumerate() {
+                        axpy(oh, s[j * group + h], v);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Prefill attention as matrix products: for a block of tokens and one key/value head,
+    /// scores = Q K^T over all cached positions, a causal softmax, then P V.
+    #[allow(clippy::too_many_arguments)]
+    fn attend_blocks(
+        &self,
+        heads: Heads,
+        pos0: usize,
+        n: usize,
+        q: &[f32],
+        out: SharedMut<f32>,
+        scratch: SharedMut<f32>,
+        scratch_len: usize,
+    ) {
+        let group = heads.n_head / heads.n_kv_head;
+        let (kd, vd) = (heads.k_dim, heads.v_dim);
+        let blocks = n.div_ceil(BLOCK_TOKENS);
+        let items = blocks * heads.n_kv_head;
+        for_each_chunk(items, 1, |thread, range| {
+            // SAFETY: each thread has its own scratch, and each item its own output heads.
+            let buf = unsafe { scratch.slice(thread * scratch_len, scratch_len) };
+            for item in range {
+                let (b, g) = (item / heads.n_kv_head, item % heads.n_kv_head);
+                let t0 = b * BLOCK_TOKENS;
+                let tb = BLOCK_TOKENS.min(n - t0);
+                let (rows, len) = (tb * group, pos0 + t0 + tb);
+                let (qb, rest) = buf.split_at_mut(rows * kd);
+                let (ob, rest) = rest.split_at_mut(rows * vd);
+                let sc = &mut rest[..rows * len];
+                for t in 0..tb {
+                    let src = &q[((t0 + t) * heads.n_head + g * group) * kd..][..group * kd];
+                    qb[t * group * kd..(t + 1) * group * kd].copy_from_slice(src);
+                }
+                let k = &self.k[g * self.slots * kd..];
+                let v = &self.v[g * self.slots * vd..];
+                // SAFETY: all pointers and strides stay inside the slices above.
+                unsafe {
+                    gemm::gemm(
+                        rows,
+                        len,
+                        kd,
+                        sc.as_mut_ptr(),
+                        1,
+                        len as isize,
+                        false,
+                        qb.as_ptr(),
+                        1,
+                        kd as isize,
+                        k.as_ptr(),
+                        kd as isize,
+                        1,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
                     );
                 }
-                softmax(s);
-                let o = unsafe { out_ptr.slice((t * heads.n_head + h) * heads.v_dim, heads.v_dim) };
-                o.fill(0.0);
-                for (j, &w) in s.iter().enumerate() {
-                    let slot = (first + j) % self.slots;
-                    axpy(
-                        o,
-                        w,
-                        &self.v[(g * self.slots + slot) * heads.v_dim..][..heads.v_dim],
+                for t in 0..tb {
+                    let visible = pos0 + t0 + t + 1;
+                    for h in 0..group {
+                        let row = &mut sc[(t * group + h) * len..][..len];
+                        let max = row[..visible]
+                            .iter()
+                            .copied()
+                            .fold(f32::NEG_INFINITY, f32::max);
+                        let mut sum = 0.0;
+                        for x in row[..visible].iter_mut() {
+                            *x = (*x - max).exp();
+                            sum += *x;
+                        }
+                        let inv = 1.0 / sum;
+                        row[..visible].iter_mut().for_each(|x| *x *= inv);
+                        row[visible..].fill(0.0);
+                    }
+                }
+                unsafe {
+                    gemm::gemm(
+                        rows,
+                        vd,
+                        len,
+                        ob.as_mut_ptr(),
+                        1,
+                        vd as isize,
+                        false,
+                        sc.as_ptr(),
+                        1,
+                        len as isize,
+                        v.as_ptr(),
+                        1,
+                        vd as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
                     );
+                }
+                for t in 0..tb {
+                    let dst = unsafe {
+                        out.slice(((t0 + t) * heads.n_head + g * group) * vd, group * vd)
+                    };
+                    dst.copy_from_slice(&ob[t * group * vd..(t + 1) * group * vd]);
                 }
             }
         });
@@ -144,7 +297,7 @@ mod tests {
         let mut c = LayerCache::new(heads(), 4, None, 4);
         c.store(heads(), 0, &[1.0, 0.0], &[5.0, 7.0]);
         let mut out = vec![0.0; 4];
-        let mut scores = vec![0.0; crate::engine::native::pool::n_threads() * 4];
+        let mut scores = vec![0.0; crate::engine::native::pool::n_threads() * 8];
         c.attend(
             heads(),
             0,
@@ -158,6 +311,46 @@ mod tests {
     }
 
     #[test]
+    fn block_attention_matches_the_per_token_loop() {
+        let h = Heads {
+            n_head: 4,
+            n_kv_head: 2,
+            k_dim: 8,
+            v_dim: 8,
+        };
+        let (pos0, n) = (5, 21);
+        let mut c = LayerCache::new(h, 64, None, 32);
+        let val = |i: usize| ((i * 7919) % 101) as f32 / 50.0 - 1.0;
+        for p in 0..pos0 + n {
+            let k: Vec<f32> = (0..16).map(|i| val(p * 16 + i)).collect();
+            let v: Vec<f32> = (0..16).map(|i| val(p * 31 + i + 7)).collect();
+            c.store(h, p, &k, &v);
+        }
+        let q: Vec<f32> = (0..n * 32).map(|i| val(i * 3 + 1)).collect();
+        let threads = crate::engine::native::pool::n_threads();
+        let len = block_scratch(h, 64);
+        let mut scores = vec![0.0; threads * len];
+        let mut blocks = vec![0.0; n * 32];
+        c.attend(h, pos0, n, &q, &mut blocks, &mut scores, len);
+        // One token at a time takes the per-token loop.
+        let mut looped = vec![0.0; n * 32];
+        for t in 0..n {
+            c.attend(
+                h,
+                pos0 + t,
+                1,
+                &q[t * 32..(t + 1) * 32],
+                &mut looped[t * 32..(t + 1) * 32],
+                &mut scores,
+                len,
+            );
+        }
+        for (a, b) in blocks.iter().zip(&looped) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[test]
     fn sliding_window_sees_only_the_window_and_ring_reuses_slots() {
         let h = heads();
         // Window 2, chunk 1: three slots.
@@ -168,8 +361,8 @@ mod tests {
         }
         // Equal scores, so the output is the mean of the values in the window: (8 + 9) / 2.
         let mut out = vec![0.0; 4];
-        let mut scores = vec![0.0; crate::engine::native::pool::n_threads() * 4];
-        c.attend(h, 9, 1, &[1.0, 0.0, 1.0, 0.0], &mut out, &mut scores, 4);
+        let mut scores = vec![0.0; crate::engine::native::pool::n_threads() * 8];
+        c.attend(h, 9, 1, &[1.0, 0.0, 1.0, 0.0], &mut out, &mut scores, 8);
         assert_eq!(out[0], 8.5);
         assert_eq!(out[2], 8.5);
     }

@@ -8,6 +8,7 @@ use candle_core::quantized::k_quants::{
 use candle_core::quantized::{GgmlDType, GgmlType};
 use half::{bf16, f16};
 
+use super::kquant::{self, Kind, Unpacked, Q8K};
 use super::pool::{chunk_for, for_each_chunk, SharedMut};
 
 /// The kernels for one weight type, chosen once when the tensor is mapped.
@@ -154,6 +155,8 @@ unsafe fn rows_kernel<T: GgmlType>(
 /// A weight matrix of `rows` outputs by `cols` inputs, stored row-major in GGUF blocks.
 #[derive(Clone, Copy)]
 pub(crate) struct QMatrix {
+    /// Set for K-quants that have the integer prefill path.
+    kquant: Option<Kind>,
     pub rows: usize,
     pub cols: usize,
     pub kernels: Kernels,
@@ -195,7 +198,13 @@ impl QMatrix {
         if !(bytes.as_ptr() as usize).is_multiple_of(4) {
             return Err("tensor data is not 4-byte aligned in the file".into());
         }
+        let kquant = match dtype {
+            GgmlDType::Q4K if kquant::FAST => Some(Kind::Q4K),
+            GgmlDType::Q6K if kquant::FAST => Some(Kind::Q6K),
+            _ => None,
+        };
         Ok(QMatrix {
+            kquant,
             rows,
             cols,
             kernels,
@@ -229,6 +238,10 @@ pub(crate) struct ActBuffers {
     /// Per-thread panels of dequantized weight rows for the prefill product.
     panels: Vec<f32>,
     panel_len: usize,
+    /// Per-thread panels of unpacked K-quant rows, and the Q8_K activations they multiply.
+    unpacked: Vec<Unpacked>,
+    unpacked_len: usize,
+    q8k: Vec<Q8K>,
 }
 
 impl ActBuffers {
@@ -238,6 +251,11 @@ impl ActBuffers {
         let want = super::pool::n_threads() * self.panel_len;
         if self.panels.len() < want {
             self.panels = vec![0.0; want];
+        }
+        self.unpacked_len = PANEL_ROWS * max_cols.div_ceil(kquant::QK);
+        let want = super::pool::n_threads() * self.unpacked_len;
+        if self.unpacked.len() < want {
+            self.unpacked = vec![Unpacked::default(); want];
         }
     }
 
@@ -353,11 +371,29 @@ fn panel_matmul(
             .get(i)
             .map(|p| (*p.w, SharedMut(p.out.as_ptr() as *mut f32)))
     });
+    let kb = k / kquant::QK;
+    let int_path = k.is_multiple_of(kquant::QK) && products.iter().any(|p| p.w.kquant.is_some());
+    if int_path {
+        if bufs.q8k.len() < m * kb {
+            bufs.q8k.resize(m * kb, Q8K::default());
+        }
+        let q8k = SharedMut(bufs.q8k.as_mut_ptr());
+        for_each_chunk(m, chunk_for(m, 2), |_, rows| {
+            for t in rows {
+                // SAFETY: each token's blocks are written by the one item that owns it.
+                kquant::quantize_q8k(&x[t * k..(t + 1) * k], unsafe { q8k.slice(t * kb, kb) });
+            }
+        });
+    }
+    let q8k: &[Q8K] = &bufs.q8k;
     let panels = SharedMut(bufs.panels.as_mut_ptr());
     let panel_len = bufs.panel_len;
+    let unpacked = SharedMut(bufs.unpacked.as_mut_ptr());
+    let unpacked_len = bufs.unpacked_len;
     for_each_chunk(total, 1, |thread, items| {
-        // SAFETY: each thread has its own panel.
+        // SAFETY: each thread has its own panels.
         let panel = unsafe { panels.slice(thread * panel_len, panel_len) };
+        let upanel = unsafe { unpacked.slice(thread * unpacked_len, unpacked_len) };
         for item in items {
             let j = (0..products.len())
                 .rfind(|&j| starts[j] <= item)
@@ -365,6 +401,10 @@ fn panel_matmul(
             let (w, out) = jobs[j].expect("job exists");
             let r0 = (item - starts[j]) * PANEL_ROWS;
             let n = PANEL_ROWS.min(w.rows - r0);
+            if let (Some(kind), true) = (w.kquant, int_path) {
+                int_panel(&w, kind, r0, n, k, m, &q8k[..m * kb], upanel, out);
+                continue;
+            }
             for r in 0..n {
                 w.row_to_f32(r0 + r, &mut panel[r * k..(r + 1) * k]);
             }
@@ -395,6 +435,49 @@ fn panel_matmul(
             }
         }
     });
+}
+
+/// One item of the integer prefill path: unpack rows `r0..r0+n` of K-quant `w`, then take
+/// their dot products with every token's Q8_K activations, four tokens at a time.
+#[allow(clippy::too_many_arguments)]
+fn int_panel(
+    w: &QMatrix,
+    kind: Kind,
+    r0: usize,
+    n: usize,
+    k: usize,
+    m: usize,
+    q8k: &[Q8K],
+    upanel: &mut [Unpacked],
+    out: SharedMut<f32>,
+) {
+    let kb = k / kquant::QK;
+    let (rb, bb) = (w.row_bytes(), kind.block_bytes());
+    let bytes = w.bytes();
+    for r in 0..n {
+        let row = &bytes[(r0 + r) * rb..(r0 + r + 1) * rb];
+        for b in 0..kb {
+            kquant::unpack(kind, &row[b * bb..(b + 1) * bb], &mut upanel[r * kb + b]);
+        }
+    }
+    let mut t = 0;
+    while t < m {
+        let nt = 4.min(m - t);
+        let tok = |i: usize| {
+            let i = t + i.min(nt - 1);
+            &q8k[i * kb..(i + 1) * kb]
+        };
+        let xs = [tok(0), tok(1), tok(2), tok(3)];
+        let mut dots = [0.0f32; 4];
+        for r in 0..n {
+            kquant::dot_x4(&upanel[r * kb..(r + 1) * kb], xs, nt, &mut dots);
+            for (i, &d) in dots[..nt].iter().enumerate() {
+                // SAFETY: the item owns output columns r0..r0+n of every token row.
+                unsafe { *out.0.add((t + i) * w.rows + r0 + r) = d };
+            }
+        }
+        t += nt;
+    }
 }
 
 fn quantize_rows(x: &[f32], m: usize, k: usize, f: QuantizeFn, buf: &mut [u8], row_bytes: usize) {

@@ -3,6 +3,7 @@
 
 mod attention;
 mod config;
+mod kquant;
 mod matmul;
 mod ops;
 pub(crate) mod pool;
@@ -64,17 +65,9 @@ struct Scratch {
 }
 
 impl Decoder {
-    /// Map `file` (already parsed into `content`) and build the decoder for `arch`.
-    pub fn load(
-        path: &Path,
-        file: &File,
-        content: &Content,
-        arch: &str,
-    ) -> Result<Decoder, String> {
+    /// Build the decoder for `arch` over the mapped file `map`, whose header is `content`.
+    pub fn load(path: &Path, map: Mmap, content: &Content, arch: &str) -> Result<Decoder, String> {
         let cfg = Config::from_gguf(content, arch)?;
-        // SAFETY: the file is opened read-only and the mapping is never written; like every
-        // engine that maps weights, we rely on the file not being truncated while in use.
-        let map = unsafe { Mmap::map(file) }.map_err(|e| format!("cannot map the file: {e}"))?;
         let t = Tensors::new(&map, content, path);
         let embd = t.matrix("token_embd.weight", None, Some(cfg.n_embd))?;
         let output = match t.has("output.weight") {
@@ -113,8 +106,10 @@ impl Decoder {
 
     /// Open a GGUF file and build its decoder (no tokenizer): for tools and tests.
     pub fn open(path: &Path) -> Result<Decoder, String> {
-        let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let content = Content::read(&mut file)
+        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // SAFETY: as in `crate::engine::load_gguf`.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
+        let content = Content::read(&mut std::io::Cursor::new(&map[..]))
             .map_err(|e| format!("{}: not a readable GGUF file ({e})", path.display()))?;
         let arch = content
             .metadata
@@ -122,7 +117,7 @@ impl Decoder {
             .and_then(|v| v.to_string().ok())
             .cloned()
             .ok_or_else(|| format!("{}: no `general.architecture`", path.display()))?;
-        Decoder::load(path, &file, &content, &arch)
+        Decoder::load(path, map, &content, &arch)
     }
 
     /// The context length the file declares.
@@ -178,12 +173,14 @@ impl Decoder {
         s.sin = vec![0.0; chunk * half];
         s.cos_w = vec![0.0; chunk * half];
         s.sin_w = vec![0.0; chunk * half];
-        s.scores_len = self
+        let span = self
             .caches
             .iter()
             .map(|c| c.span(positions))
             .max()
             .unwrap_or(0);
+        s.scores_len =
+            (span * (c.n_head / c.n_kv_head)).max(attention::block_scratch(heads, positions));
         s.scores = vec![0.0; pool::n_threads() * s.scores_len];
         s.act
             .reserve_panels(c.n_embd.max(c.n_ff).max(c.n_head * c.v_dim));
