@@ -259,3 +259,30 @@ fn zero_tokens_or_threads_are_usage_errors() {
             .stderr(predicate::str::contains(flag));
     }
 }
+
+#[test]
+fn eval_names_the_bad_line_of_its_data_file_before_loading_a_model() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data.jsonl");
+    std::fs::write(&data, "{\"id\": \"x\"}\nnot json at all\n").unwrap();
+    summarise(&home)
+        .args(["eval", "summarization", "--data"])
+        .arg(&data)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("data.jsonl:1"))
+        .stderr(predicate::str::contains("article_sentences"));
+    std::fs::write(&data, "\n\n").unwrap();
+    summarise(&home)
+        .args(["eval", "summarization", "--data"])
+        .arg(&data)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no evaluation records"));
+    summarise(&home)
+        .args(["eval", "summarization", "--data", "/nonexistent/eval.jsonl"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/nonexistent/eval.jsonl"));
+    assert!(!home.path().join("models").exists());
+}

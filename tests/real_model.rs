@@ -205,3 +205,52 @@ fn article_longer_than_the_context_is_named_not_truncated() {
             "too long for model `smollm2-135m-instruct`",
         ));
 }
+
+#[test]
+fn eval_summarization_reports_the_fixed_keys() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let data = common::fixtures().join("eval/mini.jsonl");
+    let out = cmd(&home)
+        .args([
+            "eval",
+            "summarization",
+            "--format",
+            "json",
+            "--model",
+            ID,
+            "--offline",
+            "--data",
+        ])
+        .arg(&data)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut want = vec![
+        "n",
+        "rouge1",
+        "rouge2",
+        "rougeLsum",
+        "secs_per_article_median",
+        "unsupported_facts",
+        "baselines",
+    ];
+    want.sort();
+    let mut got = keys.clone();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(v["n"], 2);
+    let b = v["baselines"].as_object().unwrap();
+    for system in ["lead3", "bart", "bert_sum", "bus", "pgn", "s2s"] {
+        for metric in ["rouge1", "rouge2", "rougeLsum"] {
+            assert!(b[system][metric].as_f64().is_some(), "{system}.{metric}");
+        }
+    }
+    assert!(v["rouge1"].as_f64().unwrap() > 0.0);
+}

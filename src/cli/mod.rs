@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and one module per subcommand; no model logic.
 
 mod bench;
+mod eval;
 mod models;
 mod summarise;
 
@@ -96,6 +97,9 @@ pub enum Command {
     Models(models::ModelsCommand),
     /// Measure load time, prefill and decode speed and peak memory of a model.
     Bench(bench::BenchArgs),
+    /// Score the model on evaluation data.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
 }
 
 /// Run the parsed command line.
@@ -112,6 +116,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Models(cmd)) => models::run(cmd, cli.run.offline),
         Some(Command::Bench(args)) => bench::run(&args, cli.run.engine, cli.run.offline),
+        Some(Command::Eval(cmd)) => eval::run(cmd, cli.run.engine, cli.run.offline),
         None => match cli.input {
             Some(input) => summarise::run(&input, &cli.run),
             None => Err(Error::Usage(

@@ -2,5 +2,6 @@
 
 pub mod anchor;
 pub mod bench;
+pub mod eval;
 pub mod model;
 pub mod summarise;

@@ -1,3 +1,5 @@
-//! Text handling without a model: reading and normalising input articles.
+//! Text handling without a model: reading and normalising input articles, splitting sentences.
 
+pub mod facts;
 pub mod input;
+pub mod sentences;
