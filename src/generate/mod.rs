@@ -19,6 +19,8 @@ pub struct GenerateConfig {
     pub max_tokens: usize,
     /// Token ids that end generation (not included in the output).
     pub stop_ids: Vec<u32>,
+    /// Texts that end generation when they appear in the output (cut there).
+    pub stop_texts: Vec<String>,
     /// How to pick tokens.
     pub sampler: SamplerConfig,
 }
@@ -33,6 +35,8 @@ pub enum StopReason {
     MaxTokens,
     /// The model's context is full.
     Context,
+    /// The output started repeating itself; the repeats are cut.
+    Repetition,
 }
 
 /// The result of one generation, with timings.
@@ -72,6 +76,44 @@ fn rate(n: usize, secs: f64) -> f64 {
     }
 }
 
+/// Where the first stop text in `text` begins, looking only at matches that end after byte
+/// `from` (earlier text was checked before).
+fn find_stop_text(text: &str, from: usize, stops: &[String]) -> Option<usize> {
+    stops
+        .iter()
+        .filter_map(|stop| {
+            let mut start = from.saturating_sub(stop.len().saturating_sub(1));
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            text[start..].find(stop.as_str()).map(|i| start + i)
+        })
+        .min()
+}
+
+/// Longest repeated period checked, in tokens.
+const MAX_PERIOD: usize = 48;
+/// A repeat must span at least this many tokens (so a short period needs more copies).
+const MIN_REPEAT_TOKENS: usize = 16;
+
+/// If the last tokens are the same block of `p` tokens at least three times over (and at
+/// least `MIN_REPEAT_TOKENS` in all), the number of tokens to keep: everything up to the end of
+/// the block's first copy. Allocates nothing.
+fn repeated_tail(tokens: &[u32]) -> Option<usize> {
+    let n = tokens.len();
+    for p in 1..=MAX_PERIOD.min(n / 3) {
+        let copies = 3.max(MIN_REPEAT_TOKENS.div_ceil(p));
+        if copies * p > n {
+            continue;
+        }
+        let tail = &tokens[n - copies * p..];
+        if (p..tail.len()).all(|i| tail[i] == tail[i - p]) {
+            return Some(n - (copies - 1) * p);
+        }
+    }
+    None
+}
+
 /// Generate from `prompt`, calling `on_text` with each piece of decoded text as it appears.
 pub fn generate(
     model: &mut LoadedModel,
@@ -94,6 +136,8 @@ pub fn generate(
     let mut stream = model.tokenizer.inner().decode_stream(true);
     let mut text = String::new();
     let mut generated: Vec<u32> = Vec::with_capacity(config.max_tokens);
+    // Length of `text` after each generated token, to cut a repeated tail.
+    let mut text_ends: Vec<usize> = Vec::with_capacity(config.max_tokens);
 
     let start = Instant::now();
     lm.reset();
@@ -111,8 +155,19 @@ pub fn generate(
             .step(next)
             .map_err(|e| Error::Decode(format!("token {next}: {e}")))?;
         if let Some(piece) = piece {
-            on_text(&piece);
+            let before = text.len();
             text.push_str(&piece);
+            if let Some(cut) = find_stop_text(&text, before, &config.stop_texts) {
+                on_text(&text[before..cut.max(before)]);
+                text.truncate(cut);
+                break StopReason::Stop;
+            }
+            on_text(&piece);
+        }
+        text_ends.push(text.len());
+        if let Some(keep) = repeated_tail(&generated) {
+            text.truncate(text_ends[keep - 1]);
+            break StopReason::Repetition;
         }
         if generated.len() >= config.max_tokens {
             break StopReason::MaxTokens;
@@ -131,4 +186,43 @@ pub fn generate(
         decode_secs: decode_start.elapsed().as_secs_f64(),
         stop,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phrase_said_three_times_is_cut_to_once() {
+        let phrase = [5u32, 6, 7, 8, 9, 10];
+        let mut t = vec![1, 2, 3];
+        for _ in 0..3 {
+            t.extend_from_slice(&phrase);
+        }
+        assert_eq!(repeated_tail(&t), Some(3 + 6));
+        // Twice is not yet a loop.
+        assert_eq!(repeated_tail(&t[..3 + 12]), None);
+    }
+
+    #[test]
+    fn a_short_repeat_needs_more_copies() {
+        let mut t = vec![1, 2, 3];
+        t.extend(std::iter::repeat_n(4, 15));
+        assert_eq!(repeated_tail(&t), None);
+        t.push(4);
+        assert_eq!(repeated_tail(&t), Some(4));
+        // Ordinary text with a repeated word does not trip it.
+        assert_eq!(repeated_tail(&[1, 2, 1, 3, 1, 4, 5, 6]), None);
+    }
+
+    #[test]
+    fn stop_texts_are_found_across_pieces() {
+        let stops = vec!["\n\nArticle:".to_string()];
+        assert_eq!(find_stop_text("Summary text.\n\nArt", 14, &stops), None);
+        assert_eq!(
+            find_stop_text("Summary text.\n\nArticle:", 19, &stops),
+            Some(13)
+        );
+        assert_eq!(find_stop_text("no stop here", 0, &stops), None);
+    }
 }

@@ -153,22 +153,18 @@ pub fn load(
     engine::load_gguf(&spec.path, spec.tokenizer.as_deref(), device, kind)
 }
 
-/// Token ids of the model's stop texts plus its end-of-sequence token. A stop text that is not
-/// a single token of the vocabulary is an error: ignoring it would let generation run away.
-pub fn stop_ids(spec: &ModelSpec, model: &LoadedModel) -> Result<Vec<u32>> {
+/// The model's stop rules: every stop text is matched in the decoded text, and those that are
+/// single tokens of the vocabulary also stop by id (with the end-of-sequence token), which
+/// also catches special tokens that decoding hides.
+pub fn stops(spec: &ModelSpec, model: &LoadedModel) -> (Vec<u32>, Vec<String>) {
     let mut ids = Vec::with_capacity(spec.stop.len() + 1);
+    let mut texts = Vec::new();
     for text in &spec.stop {
-        let id = model.tokenizer.token_id(text).ok_or_else(|| {
-            Error::Config(format!(
-                "model `{}`: stop text {text:?} (registry field `stop`) is not a token of {}; fix the registry entry",
-                spec.id,
-                spec.path.display()
-            ))
-        })?;
-        ids.push(id);
+        ids.extend(model.tokenizer.token_id(text));
+        texts.push(text.clone());
     }
     ids.extend(model.tokenizer.eos_id());
     ids.sort_unstable();
     ids.dedup();
-    Ok(ids)
+    (ids, texts)
 }

@@ -58,6 +58,7 @@ pub struct Summariser {
     spec: ModelSpec,
     model: LoadedModel,
     stop_ids: Vec<u32>,
+    stop_texts: Vec<String>,
 }
 
 impl Summariser {
@@ -68,11 +69,12 @@ impl Summariser {
         engine: crate::engine::EngineKind,
     ) -> Result<Summariser> {
         let model = model::load(&spec, device, engine)?;
-        let stop_ids = model::stop_ids(&spec, &model)?;
+        let (stop_ids, stop_texts) = model::stops(&spec, &model);
         Ok(Summariser {
             spec,
             model,
             stop_ids,
+            stop_texts,
         })
     }
 
@@ -110,6 +112,7 @@ impl Summariser {
         let config = GenerateConfig {
             max_tokens: options.max_tokens,
             stop_ids: self.stop_ids.clone(),
+            stop_texts: self.stop_texts.clone(),
             sampler: SamplerConfig {
                 params,
                 seed: options.seed,
@@ -128,7 +131,7 @@ impl Summariser {
         })?;
         Ok(SummaryReport {
             input: article.source.clone(),
-            summary: gen.text.trim().to_string(),
+            summary: whole_sentences(gen.text.trim(), gen.stop),
             model: self.spec.report(),
             device: device::name(&self.model.device),
             threads: cpu_threads(),
@@ -150,4 +153,47 @@ fn round2(x: f64) -> f64 {
 /// Threads candle's CPU kernels use (`--threads`, else the physical cores).
 pub fn cpu_threads() -> usize {
     candle_core::utils::get_num_threads()
+}
+
+/// A summary cut short (by the token limit or a repetition) ends at its last complete sentence,
+/// when it has one.
+fn whole_sentences(text: &str, stop: StopReason) -> String {
+    if matches!(stop, StopReason::Stop) {
+        return text.to_string();
+    }
+    let ends_sentence = |s: &str| {
+        s.trim_end_matches(['"', '\'', '”', '’', ')'])
+            .ends_with(['.', '!', '?'])
+    };
+    let mut sentences = crate::text::sentences::split(text);
+    if sentences.len() > 1 && !sentences.last().is_some_and(|s| ends_sentence(s)) {
+        sentences.pop();
+        // Keep the writer's own spacing: cut the text at the end of the last whole sentence.
+        if let Some(last) = sentences.last() {
+            if let Some(at) = text.find(last.as_str()) {
+                return text[..at + last.len()].to_string();
+            }
+        }
+    }
+    text.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_summary_ends_at_its_last_whole_sentence() {
+        let text = "The council voted to close the library. Residents will appeal. The county";
+        assert_eq!(
+            whole_sentences(text, StopReason::MaxTokens),
+            "The council voted to close the library. Residents will appeal."
+        );
+        assert_eq!(whole_sentences(text, StopReason::Stop), text);
+        // A single unfinished sentence is kept rather than emptied.
+        assert_eq!(
+            whole_sentences("The council voted", StopReason::MaxTokens),
+            "The council voted"
+        );
+    }
 }
