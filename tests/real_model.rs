@@ -254,3 +254,70 @@ fn eval_summarization_reports_the_fixed_keys() {
     }
     assert!(v["rouge1"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn web_clutter_is_removed_and_reported() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let article = common::fixtures().join("../../examples/articles/dirty-harbour.txt");
+    let out = cmd(&home)
+        .args(["--model", ID, "--offline", "--format", "json"])
+        .arg(&article)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let rules: Vec<&str> = v["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "byline",
+            "timestamp",
+            "share-subscribe",
+            "photo-credit",
+            "related-link",
+            "advert-cookie",
+            "share-subscribe",
+            "comment-form",
+            "comment-form"
+        ]
+    );
+    let summary = v["summary"].as_str().unwrap().to_lowercase();
+    for clutter in ["subscribe", "comment", "getty", "you can also read"] {
+        assert!(
+            !summary.contains(clutter),
+            "summary holds {clutter:?}: {summary}"
+        );
+    }
+}
+
+#[test]
+fn an_article_of_only_clutter_is_refused_by_name() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("only-clutter.txt");
+    std::fs::write(
+        &junk,
+        "Share this article\n\nAdvertisement\nPlease enter your comment!\n",
+    )
+    .unwrap();
+    cmd(&home)
+        .args(["--model", ID, "--offline"])
+        .arg(&junk)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("only-clutter.txt"))
+        .stderr(predicate::str::contains("web clutter"));
+}

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::generate::template::{self, Prompt};
 use crate::generate::{self, GenerateConfig, SamplerConfig, StopReason};
 use crate::tasks::model::{self, ModelReport, ModelSpec};
+use crate::text::clean::{Cleaner, Removed};
 use crate::text::input::Article;
 
 /// Options of a summary, after the command line and registry defaults are merged.
@@ -31,6 +32,8 @@ pub struct SummaryReport {
     pub input: String,
     /// The summary.
     pub summary: String,
+    /// Lines of web clutter removed from the article before summarising, with their rule.
+    pub removed: Vec<Removed>,
     /// Which model wrote it.
     pub model: ModelReport,
     /// Device used.
@@ -59,6 +62,7 @@ pub struct Summariser {
     model: LoadedModel,
     stop_ids: Vec<u32>,
     stop_texts: Vec<String>,
+    cleaner: Cleaner,
 }
 
 impl Summariser {
@@ -75,6 +79,7 @@ impl Summariser {
             model,
             stop_ids,
             stop_texts,
+            cleaner: Cleaner::builtin(),
         })
     }
 
@@ -94,7 +99,16 @@ impl Summariser {
              Use only facts stated in the article; keep names and numbers exactly as written.",
             options.sentences
         );
-        let user = format!("Article:\n{}", article.text);
+        let (text, removed) = self.cleaner.clean(&article.text);
+        if text.trim().is_empty() {
+            return Err(Error::Input {
+                source_name: article.source.clone(),
+                message:
+                    "holds nothing but web clutter (bylines, share prompts, links) once cleaned"
+                        .into(),
+            });
+        }
+        let user = format!("Article:\n{text}");
         let prompt = Prompt {
             system: &system,
             user: &user,
@@ -132,6 +146,7 @@ impl Summariser {
         Ok(SummaryReport {
             input: article.source.clone(),
             summary: whole_sentences(gen.text.trim(), gen.stop),
+            removed,
             model: self.spec.report(),
             device: device::name(&self.model.device),
             threads: cpu_threads(),

@@ -1,5 +1,6 @@
 //! Text handling without a model: reading and normalising input articles, splitting sentences.
 
+pub mod clean;
 pub mod facts;
 pub mod input;
 pub mod sentences;
