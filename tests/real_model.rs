@@ -39,6 +39,12 @@ fn cmd(home: &tempfile::TempDir) -> Command {
     cmd
 }
 
+/// Run `summarise` with `args` then `path`, expect success, and parse its JSON output.
+fn run_json(home: &tempfile::TempDir, args: &[&str], path: &std::path::Path) -> serde_json::Value {
+    let out = cmd(home).args(args).arg(path).assert().success();
+    serde_json::from_slice(&out.get_output().stdout).expect("JSON output")
+}
+
 #[test]
 fn library_summary_is_deterministic_and_reports_counts() {
     let Some(weights) = common::model_file(ID) else {
@@ -83,8 +89,9 @@ fn binary_prints_json_summary_offline() {
         return;
     };
     let home = home_with_model(&weights);
-    let out = cmd(&home)
-        .args([
+    let json = run_json(
+        &home,
+        &[
             "--model",
             ID,
             "--offline",
@@ -92,11 +99,9 @@ fn binary_prints_json_summary_offline() {
             "json",
             "--max-tokens",
             "64",
-        ])
-        .arg(article())
-        .assert()
-        .success();
-    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        ],
+        &article(),
+    );
     assert!(
         !json["summary"].as_str().unwrap().trim().is_empty(),
         "{json}"
@@ -213,8 +218,9 @@ fn eval_summarization_reports_the_fixed_keys() {
     };
     let home = home_with_model(&weights);
     let data = common::fixtures().join("eval/mini.jsonl");
-    let out = cmd(&home)
-        .args([
+    let v = run_json(
+        &home,
+        &[
             "eval",
             "summarization",
             "--format",
@@ -223,14 +229,9 @@ fn eval_summarization_reports_the_fixed_keys() {
             ID,
             "--offline",
             "--data",
-        ])
-        .arg(&data)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        ],
+        &data,
+    );
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     let mut want = vec![
         "n",
@@ -262,15 +263,11 @@ fn web_clutter_is_removed_and_reported() {
     };
     let home = home_with_model(&weights);
     let article = common::fixtures().join("../../examples/articles/dirty-harbour.txt");
-    let out = cmd(&home)
-        .args(["--model", ID, "--offline", "--format", "json"])
-        .arg(&article)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v = run_json(
+        &home,
+        &["--model", ID, "--offline", "--format", "json"],
+        &article,
+    );
     let rules: Vec<&str> = v["removed"]
         .as_array()
         .unwrap()
