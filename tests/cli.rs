@@ -286,3 +286,13 @@ fn eval_names_the_bad_line_of_its_data_file_before_loading_a_model() {
         .stderr(predicate::str::contains("/nonexistent/eval.jsonl"));
     assert!(!home.path().join("models").exists());
 }
+
+#[test]
+fn standard_input_can_be_given_once() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["-", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("only once"));
+}

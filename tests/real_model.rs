@@ -318,3 +318,49 @@ fn an_article_of_only_clutter_is_refused_by_name() {
         .stderr(predicate::str::contains("only-clutter.txt"))
         .stderr(predicate::str::contains("web clutter"));
 }
+
+#[test]
+fn several_files_share_one_model_and_a_bad_one_loses_no_work() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("binary.txt");
+    std::fs::write(&binary, b"\x00\x01garbage").unwrap();
+    let examples = common::fixtures().join("../../examples/articles");
+    let out = cmd(&home)
+        .args([
+            "--model",
+            ID,
+            "--offline",
+            "--format",
+            "jsonl",
+            "--max-tokens",
+            "48",
+        ])
+        .arg(examples.join("short-council.txt"))
+        .arg(&binary)
+        .arg(examples.join("dirty-harbour.txt"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("binary.txt"))
+        .stderr(predicate::str::contains("1 of 3 inputs"))
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0]["input"]
+        .as_str()
+        .unwrap()
+        .ends_with("short-council.txt"));
+    assert!(lines[1]["input"]
+        .as_str()
+        .unwrap()
+        .ends_with("dirty-harbour.txt"));
+}

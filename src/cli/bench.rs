@@ -87,6 +87,7 @@ pub(super) fn run(args: &BenchArgs, engine: EngineKind, offline: bool) -> Result
     };
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&out).expect("report serialises") + "\n",
+        Format::Jsonl => serde_json::to_string(&out).expect("report serialises") + "\n",
         Format::Text => table(&out),
     };
     let mut stdout = std::io::stdout().lock();

@@ -68,6 +68,7 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
                 Format::Json => {
                     serde_json::to_string_pretty(&report).expect("report serialises") + "\n"
                 }
+                Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
                 Format::Text => {
                     let mut s = format!(
                         "{} articles, median {:.1} s per article, {} summaries with unsupported facts\n\n{:<10} {:>8} {:>8} {:>10}\n",

@@ -18,12 +18,13 @@ use crate::error::{Error, Result};
     version,
     about,
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  summarise article.txt\n  cat article.txt | summarise - --format json\n  summarise models pull qwen2.5-coder-1.5b-instruct"
+    after_help = "Examples:\n  summarise article.txt\n  cat article.txt | summarise - --format json\n  summarise --format jsonl articles/*.txt > summaries.jsonl\n  summarise models pull qwen2.5-coder-1.5b-instruct"
 )]
 pub struct Cli {
-    /// Article to summarise: a text file, or `-` for standard input.
+    /// Articles to summarise: text files, or `-` for standard input. Several files share one
+    /// loaded model; each is reported as it finishes.
     #[arg(value_name = "FILE|-")]
-    pub input: Option<String>,
+    pub input: Vec<String>,
 
     #[command(flatten)]
     pub run: RunArgs,
@@ -85,8 +86,10 @@ pub struct RunArgs {
 pub enum Format {
     /// Plain text (streamed on a terminal).
     Text,
-    /// One JSON object.
+    /// One JSON object (a JSON array of them for several inputs).
     Json,
+    /// One JSON object per line, printed as each input finishes: for scripts and batches.
+    Jsonl,
 }
 
 /// Subcommands.
@@ -117,11 +120,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Models(cmd)) => models::run(cmd, cli.run.offline),
         Some(Command::Bench(args)) => bench::run(&args, cli.run.engine, cli.run.offline),
         Some(Command::Eval(cmd)) => eval::run(cmd, cli.run.engine, cli.run.offline),
-        None => match cli.input {
-            Some(input) => summarise::run(&input, &cli.run),
-            None => Err(Error::Usage(
-                "no input: pass an article file, or `-` to read standard input (see --help)".into(),
-            )),
-        },
+        None if cli.input.is_empty() => Err(Error::Usage(
+            "no input: pass article files, or `-` to read standard input (see --help)".into(),
+        )),
+        None => summarise::run(&cli.input, &cli.run),
     }
 }
