@@ -1,4 +1,4 @@
-//! Reading an article from a file or stdin, refusing binary or non-UTF-8 input with a clear error.
+//! Reading an article from a file or stdin (plain text, or the main text of an HTML page), refusing binary or non-UTF-8 input with a clear error.
 
 use std::io::Read;
 use std::path::Path;
@@ -42,6 +42,11 @@ pub fn read(spec: &str) -> Result<Article> {
         (spec.to_string(), bytes)
     };
     let text = decode(&source, &bytes)?;
+    let text = if super::html::looks_like_html(&source, &text) {
+        super::html::extract(&text).map_err(|m| input_error(&source, m))?
+    } else {
+        text
+    };
     Ok(Article { source, text })
 }
 

@@ -2,5 +2,6 @@
 
 pub mod clean;
 pub mod facts;
+pub mod html;
 pub mod input;
 pub mod sentences;
