@@ -65,6 +65,40 @@ pub struct LoadedModel {
     pub load_secs: f64,
 }
 
+/// A GGUF file mapped into memory, with its header parsed from the mapping.
+pub(crate) struct GgufFile {
+    pub map: memmap2::Mmap,
+    pub content: gguf_file::Content,
+    /// `general.architecture`.
+    pub architecture: String,
+}
+
+impl GgufFile {
+    /// Map and parse `path`; errors are messages for [`Error::Load`].
+    pub(crate) fn open(path: &Path) -> std::result::Result<GgufFile, String> {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        // SAFETY: mapped read-only and never written; like every engine that maps weights,
+        // this relies on the file not being truncated while in use.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| format!("cannot map the file: {e}"))?;
+        // Parsing from the mapping costs no system call per metadata value.
+        let content = gguf_file::Content::read(&mut std::io::Cursor::new(&map[..])).map_err(|e| {
+            format!("not a readable GGUF file ({e}); check the path, or run `summarise models verify`")
+        })?;
+        let architecture = content
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+            .ok_or("metadata key `general.architecture` is missing")?;
+        Ok(GgufFile {
+            map,
+            content,
+            architecture,
+        })
+    }
+}
+
 /// Architectures the default engine runs.
 pub fn supported() -> Vec<&'static str> {
     native::family_names()
@@ -89,24 +123,11 @@ pub fn load_gguf(
     } else {
         EngineKind::Candle
     };
-    let file = std::fs::File::open(path).map_err(|e| load_err(e.to_string()))?;
-    // SAFETY: mapped read-only and never written; like every engine that maps weights, this
-    // relies on the file not being truncated while in use.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .map_err(|e| load_err(format!("cannot map the file: {e}")))?;
-    // Parsing from the mapping costs no system call per metadata value.
-    let mut reader = std::io::Cursor::new(&map[..]);
-    let content = gguf_file::Content::read(&mut reader).map_err(|e| {
-        load_err(format!(
-            "not a readable GGUF file ({e}); check the path, or run `summarise models verify`"
-        ))
-    })?;
-    let architecture = content
-        .metadata
-        .get("general.architecture")
-        .and_then(|v| v.to_string().ok())
-        .cloned()
-        .ok_or_else(|| load_err("metadata key `general.architecture` is missing".into()))?;
+    let GgufFile {
+        map,
+        content,
+        architecture,
+    } = GgufFile::open(path).map_err(load_err)?;
     let context_length = content
         .metadata
         .get(&format!("{architecture}.context_length"))
@@ -128,6 +149,7 @@ pub fn load_gguf(
         }
         EngineKind::Candle => {
             let cap = candle_models::max_context(&architecture).unwrap_or(usize::MAX);
+            let mut reader = std::io::Cursor::new(&map[..]);
             let lm = candle_models::load(&architecture, content, &mut reader, device)
                 .map_err(load_err)?;
             (lm, context_length.min(cap))

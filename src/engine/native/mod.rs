@@ -9,7 +9,6 @@ mod ops;
 pub(crate) mod pool;
 mod weights;
 
-use std::fs::File;
 use std::path::Path;
 
 use candle_core::quantized::gguf_file::Content;
@@ -106,18 +105,8 @@ impl Decoder {
 
     /// Open a GGUF file and build its decoder (no tokenizer): for tools and tests.
     pub fn open(path: &Path) -> Result<Decoder, String> {
-        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        // SAFETY: as in `crate::engine::load_gguf`.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
-        let content = Content::read(&mut std::io::Cursor::new(&map[..]))
-            .map_err(|e| format!("{}: not a readable GGUF file ({e})", path.display()))?;
-        let arch = content
-            .metadata
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .ok_or_else(|| format!("{}: no `general.architecture`", path.display()))?;
-        Decoder::load(path, map, &content, &arch)
+        let gguf = super::GgufFile::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Decoder::load(path, gguf.map, &gguf.content, &gguf.architecture)
     }
 
     /// The context length the file declares.
