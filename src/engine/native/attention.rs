@@ -1,7 +1,7 @@
 //! Self-attention over a preallocated KV cache. Sliding-window layers keep a ring of just the
 //! window (plus one prefill chunk), so their memory does not grow with the request.
 
-use super::ops::{axpy, dot};
+use super::ops::{self, axpy, dot};
 use super::pool::{chunk_for, for_each_chunk, SharedMut};
 
 /// Keys and values of one layer, laid out `[kv_head][slot][head_dim]` so a head's history is
@@ -192,26 +192,15 @@ impl LayerCache {
                 let v = &self.v[g * self.slots * vd..];
                 // SAFETY: all pointers and strides stay inside the slices above.
                 unsafe {
-                    gemm::gemm(
-                        rows,
-                        len,
-                        kd,
+                    ops::gemm(
+                        (rows, len, kd),
                         sc.as_mut_ptr(),
-                        1,
-                        len as isize,
-                        false,
+                        len,
                         qb.as_ptr(),
-                        1,
-                        kd as isize,
+                        kd,
                         k.as_ptr(),
-                        kd as isize,
                         1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        kd,
                     );
                 }
                 for t in 0..tb {
@@ -233,26 +222,15 @@ impl LayerCache {
                     }
                 }
                 unsafe {
-                    gemm::gemm(
-                        rows,
-                        vd,
-                        len,
+                    ops::gemm(
+                        (rows, vd, len),
                         ob.as_mut_ptr(),
-                        1,
-                        vd as isize,
-                        false,
+                        vd,
                         sc.as_ptr(),
-                        1,
-                        len as isize,
+                        len,
                         v.as_ptr(),
+                        vd,
                         1,
-                        vd as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
                     );
                 }
                 for t in 0..tb {

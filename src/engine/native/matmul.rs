@@ -283,6 +283,46 @@ pub(crate) struct Product<'a> {
     pub out: &'a mut [f32],
 }
 
+/// The work items of a fused call: groups of `group` weight rows, numbered through the
+/// products in order.
+struct RowGroups {
+    group: usize,
+    rows: [usize; 3],
+    /// First item of each product, and the total at the end.
+    starts: [usize; 4],
+    products: usize,
+}
+
+impl RowGroups {
+    fn new(products: &[Product<'_>], group: usize) -> RowGroups {
+        assert!(products.len() <= 3, "fuse at most three products");
+        let (mut rows, mut starts) = ([0; 3], [0; 4]);
+        for (i, p) in products.iter().enumerate() {
+            rows[i] = p.w.rows;
+            starts[i + 1] = starts[i] + p.w.rows.div_ceil(group);
+        }
+        RowGroups {
+            group,
+            rows,
+            starts,
+            products: products.len(),
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.starts[self.products]
+    }
+
+    /// Item `item`'s product, first row and number of rows.
+    fn locate(&self, item: usize) -> (usize, usize, usize) {
+        let j = (0..self.products)
+            .rfind(|&j| self.starts[j] <= item)
+            .unwrap_or(0);
+        let r0 = (item - self.starts[j]) * self.group;
+        (j, r0, self.group.min(self.rows[j] - r0))
+    }
+}
+
 /// From this many tokens on, a product dequantizes weight panels once and multiplies them in
 /// f32 for all tokens, instead of one quantized dot product per row and token.
 const PANEL_MIN_TOKENS: usize = 8;
@@ -314,12 +354,8 @@ pub(crate) fn matmul(x: &[f32], m: usize, products: &mut [Product<'_>], bufs: &m
         act[free] = Some((kern.act_dtype, SharedMut(buf.as_mut_ptr()), row_bytes));
     }
     // Work items: groups of rows across all products.
-    const GROUP: usize = 16;
-    let mut starts = [0usize; 4];
-    for (i, p) in products.iter().enumerate() {
-        starts[i + 1] = starts[i] + p.w.rows.div_ceil(GROUP);
-    }
-    let total = starts[products.len()];
+    let groups = RowGroups::new(products, 16);
+    let total = groups.total();
     /// A product's matrix, output, quantized input and input row bytes.
     type Job = (QMatrix, SharedMut<f32>, SharedMut<u8>, usize);
     let jobs: [Option<Job>; 3] = std::array::from_fn(|i| {
@@ -333,15 +369,10 @@ pub(crate) fn matmul(x: &[f32], m: usize, products: &mut [Product<'_>], bufs: &m
             (*p.w, SharedMut(p.out.as_ptr() as *mut f32), buf, row_bytes)
         })
     });
-    assert!(products.len() <= 3, "fuse at most three products");
     for_each_chunk(total, chunk_for(total, 4), |_, items| {
         for item in items {
-            let j = (0..products.len())
-                .rfind(|&j| starts[j] <= item)
-                .unwrap_or(0);
+            let (j, r0, n) = groups.locate(item);
             let (w, out, xq, row_bytes) = jobs[j].expect("job exists");
-            let r0 = (item - starts[j]) * GROUP;
-            let n = GROUP.min(w.rows - r0);
             // SAFETY: each item owns rows r0..r0+n of its product's output, for every token.
             unsafe {
                 let xq = std::slice::from_raw_parts(xq.0, m * row_bytes);
@@ -360,12 +391,7 @@ fn panel_matmul(
     products: &mut [Product<'_>],
     bufs: &mut ActBuffers,
 ) {
-    assert!(products.len() <= 3, "fuse at most three products");
-    let mut starts = [0usize; 4];
-    for (i, p) in products.iter().enumerate() {
-        starts[i + 1] = starts[i] + p.w.rows.div_ceil(PANEL_ROWS);
-    }
-    let total = starts[products.len()];
+    let groups = RowGroups::new(products, PANEL_ROWS);
     let jobs: [Option<(QMatrix, SharedMut<f32>)>; 3] = std::array::from_fn(|i| {
         products
             .get(i)
@@ -390,17 +416,13 @@ fn panel_matmul(
     let panel_len = bufs.panel_len;
     let unpacked = SharedMut(bufs.unpacked.as_mut_ptr());
     let unpacked_len = bufs.unpacked_len;
-    for_each_chunk(total, 1, |thread, items| {
+    for_each_chunk(groups.total(), 1, |thread, items| {
         // SAFETY: each thread has its own panels.
         let panel = unsafe { panels.slice(thread * panel_len, panel_len) };
         let upanel = unsafe { unpacked.slice(thread * unpacked_len, unpacked_len) };
         for item in items {
-            let j = (0..products.len())
-                .rfind(|&j| starts[j] <= item)
-                .unwrap_or(0);
+            let (j, r0, n) = groups.locate(item);
             let (w, out) = jobs[j].expect("job exists");
-            let r0 = (item - starts[j]) * PANEL_ROWS;
-            let n = PANEL_ROWS.min(w.rows - r0);
             if let (Some(kind), true) = (w.kquant, int_path) {
                 int_panel(&w, kind, r0, n, k, m, &q8k[..m * kb], upanel, out);
                 continue;
@@ -411,26 +433,15 @@ fn panel_matmul(
             // out[t, r0 + c] = sum_i x[t, i] * panel[c, i]. SAFETY: the item owns output
             // columns r0..r0+n of every token row; all pointers stay within their buffers.
             unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
+                super::ops::gemm(
+                    (m, n, k),
                     out.0.add(r0),
-                    1,
-                    w.rows as isize,
-                    false,
+                    w.rows,
                     x.as_ptr(),
-                    1,
-                    k as isize,
+                    k,
                     panel.as_ptr(),
-                    k as isize,
                     1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    k,
                 );
             }
         }
