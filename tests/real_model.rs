@@ -364,3 +364,43 @@ fn several_files_share_one_model_and_a_bad_one_loses_no_work() {
         .unwrap()
         .ends_with("dirty-harbour.txt"));
 }
+
+#[test]
+#[cfg(unix)]
+fn a_missing_or_broken_llama_bench_is_a_clear_error() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let args = [
+        "bench",
+        "--model",
+        ID,
+        "--offline",
+        "--vs-llamacpp",
+        "-r",
+        "1",
+    ];
+    cmd(&home)
+        .args(args)
+        .env(
+            "SUMMARISE_LLAMA_BENCH",
+            home.path().join("no-such-llama-bench"),
+        )
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no-such-llama-bench"))
+        .stderr(predicate::str::contains("just bench-anchor"));
+    // A program that prints garbage in place of llama-bench's JSON.
+    let fake = home.path().join("fake-llama-bench");
+    std::fs::write(&fake, "#!/bin/sh\necho 'this is not json'\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    cmd(&home)
+        .args(args)
+        .env("SUMMARISE_LLAMA_BENCH", &fake)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cannot read llama-bench's JSON output",
+        ));
+}
