@@ -296,3 +296,63 @@ fn standard_input_can_be_given_once() {
         .code(2)
         .stderr(predicate::str::contains("only once"));
 }
+
+/// The default summary needs no model: the article's leading statements, verbatim.
+#[test]
+fn default_summary_is_extractive_and_needs_no_model() {
+    let home = tempfile::tempdir().unwrap();
+    let article = common::fixtures().join("../../examples/articles/ferry-strike.txt");
+    let text = std::fs::read_to_string(&article).unwrap();
+    let out = summarise(&home)
+        .args(["--offline", "--format", "json", "--sentences", "2"])
+        .arg(&article)
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["mode"], "extractive");
+    assert!(json["model"].is_null(), "{json}");
+    assert_eq!(json["coverage"]["strategy"], "extractive");
+    let summary = json["summary"].as_str().unwrap();
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(lines.len(), 2, "{summary}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for line in lines {
+        assert!(flat.contains(line), "not verbatim: {line}");
+    }
+    assert!(json["facts"]["dropped"].as_array().unwrap().is_empty());
+
+    // Bullets lay out the same sentences.
+    summarise(&home)
+        .args(["--offline", "--style", "bullets", "--length", "short"])
+        .arg(&article)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match("^- .+\n- .+\n$").unwrap());
+}
+
+#[test]
+fn summary_options_that_cannot_be_met_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let article = common::fixtures().join("../../examples/articles/ferry-strike.txt");
+    summarise(&home)
+        .args(["--mode", "extractive", "--lang", "es"])
+        .arg(&article)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--mode abstractive"));
+    for (flag, value) in [
+        ("--lang", "klingon"),
+        ("--length", "huge"),
+        ("--style", "poem"),
+        ("--sentences", "0"),
+        ("--mode", "magic"),
+        ("--context", "10"),
+    ] {
+        summarise(&home)
+            .args([flag, value])
+            .arg(&article)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(flag).or(predicate::str::contains(value)));
+    }
+}

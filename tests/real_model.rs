@@ -11,7 +11,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use summarise::engine::device::{self, DeviceChoice};
 use summarise::tasks::model::ModelSpec;
-use summarise::tasks::summarise::{Summariser, SummaryOptions};
+use summarise::tasks::summarise::{Length, Mode, Summariser, SummaryOptions};
 use summarise::text::input;
 
 const ID: &str = "smollm2-135m-instruct";
@@ -60,16 +60,17 @@ fn library_summary_is_deterministic_and_reports_counts() {
         template: entry.template,
         stop: entry.stop.clone(),
         sampling: entry.sampling,
+        prompts: registry.prompts.clone(),
     };
     let device = device::open(DeviceChoice::Cpu).unwrap();
-    let mut s = Summariser::new(spec, &device, summarise::engine::EngineKind::Native).unwrap();
+    let mut s =
+        Summariser::new(Some(spec), &device, summarise::engine::EngineKind::Native).unwrap();
     let text = input::read(article().to_str().unwrap()).unwrap();
-    let options = SummaryOptions {
-        max_tokens: 48,
-        temperature: Some(0.0),
-        seed: 1,
-        sentences: 3,
-    };
+    let mut options = SummaryOptions::new(Length::Medium);
+    options.mode = Mode::Abstractive;
+    options.max_tokens = Some(48);
+    options.temperature = Some(0.0);
+    options.seed = 1;
     let mut streamed = String::new();
     let a = s
         .summarise(&text, &options, &mut |p| streamed.push_str(p))
@@ -190,25 +191,50 @@ fn flipped_byte_is_named_by_verify_and_refused_by_a_run() {
 }
 
 #[test]
-fn article_longer_than_the_context_is_named_not_truncated() {
+fn article_longer_than_the_context_is_cut_to_ranked_sentences_and_says_so() {
     let Some(weights) = common::model_file(ID) else {
         return;
     };
     let home = home_with_model(&weights);
     let dir = tempfile::tempdir().unwrap();
     let long = dir.path().join("long-article.txt");
-    // About 12,000 tokens: over SmolLM2's 8192 positions.
     let text = std::fs::read_to_string(article()).unwrap();
-    std::fs::write(&long, text.repeat(40)).unwrap();
+    std::fs::write(&long, text.repeat(3)).unwrap();
+    let json = run_json(
+        &home,
+        &[
+            "--model",
+            ID,
+            "--offline",
+            "--format",
+            "json",
+            "--context",
+            "512",
+        ],
+        &long,
+    );
+    let c = &json["coverage"];
+    assert_eq!(c["strategy"], "selected", "{json}");
+    let (tokens_in, used) = (
+        c["tokens_in"].as_u64().unwrap(),
+        c["tokens_used"].as_u64().unwrap(),
+    );
+    assert!(used > 100 && used < tokens_in && tokens_in > 800, "{c}");
+    assert!(
+        c["sentences_used"].as_u64() < c["sentences_in"].as_u64(),
+        "{c}"
+    );
+    assert!(json["prompt_tokens"].as_u64().unwrap() <= 512, "{json}");
+    assert!(!json["summary"].as_str().unwrap().is_empty());
+
+    // A context too small for the instructions and the answer is named, with the fix.
     cmd(&home)
-        .args(["--model", ID, "--offline"])
+        .args(["--model", ID, "--offline", "--context", "64"])
         .arg(&long)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("long-article.txt"))
-        .stderr(predicate::str::contains(
-            "too long for model `smollm2-135m-instruct`",
-        ));
+        .stderr(predicate::str::contains("context of 64 tokens"));
 }
 
 #[test]
@@ -403,4 +429,47 @@ fn a_missing_or_broken_llama_bench_is_a_clear_error() {
         .stderr(predicate::str::contains(
             "cannot read llama-bench's JSON output",
         ));
+}
+
+/// Hybrid summaries shorten the extractive sentences, but every word stays the article's own,
+/// in the article's order.
+#[test]
+fn hybrid_summary_only_leaves_words_out() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let json = run_json(
+        &home,
+        &[
+            "--model",
+            ID,
+            "--offline",
+            "--format",
+            "json",
+            "--mode",
+            "hybrid",
+        ],
+        &article(),
+    );
+    assert_eq!(json["mode"], "hybrid");
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let source = words(&std::fs::read_to_string(article()).unwrap());
+    let summary = json["summary"].as_str().unwrap();
+    assert_eq!(summary.lines().count(), 3, "{summary}");
+    for line in summary.lines() {
+        let mut at = 0;
+        for w in words(line) {
+            match source[at..].iter().position(|s| *s == w) {
+                Some(k) => at += k + 1,
+                None => panic!("`{w}` of {line:?} is not the article's next word"),
+            }
+        }
+    }
+    assert!(json["generated_tokens"].as_u64().unwrap() > 0, "{json}");
 }

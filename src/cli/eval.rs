@@ -11,7 +11,7 @@ use crate::error::{IoContext, Result};
 use crate::models::Registry;
 use crate::tasks::eval;
 use crate::tasks::model;
-use crate::tasks::summarise::{Summariser, SummaryOptions};
+use crate::tasks::summarise::Summariser;
 
 /// Evaluations.
 #[derive(Debug, Subcommand)]
@@ -31,6 +31,12 @@ pub enum EvalCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also write each article's summary, scores and unsupported facts to FILE as JSON
+        /// lines, as each finishes.
+        #[arg(long, value_name = "FILE")]
+        summaries: Option<PathBuf>,
+        #[command(flatten)]
+        summary: super::summarise::SummaryArgs,
     },
 }
 
@@ -41,29 +47,53 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
             limit,
             model: model_spec,
             format,
+            summaries,
+            summary,
         } => {
+            let options = summary.options(model_spec.is_some())?;
             // A bad file fails before a model is loaded.
             let articles = eval::read_articles(&data, limit.map(|n| n as usize))?;
             let device = device::open(device::DeviceChoice::Auto)?;
-            let registry = Registry::load()?;
-            let spec = model::resolve(model_spec.as_deref(), &registry, offline)?;
-            let mut summariser = Summariser::new(spec, &device, engine)?;
-            let options = SummaryOptions {
-                max_tokens: 256,
-                temperature: None,
-                seed: 1,
-                sentences: 3,
+            let spec = if options.mode.needs_model() {
+                let registry = Registry::load()?;
+                Some(model::resolve(model_spec.as_deref(), &registry, offline)?)
+            } else {
+                None
             };
+            let mut summariser = Summariser::new(spec, &device, engine)?
+                .with_context_cap(summary.context.map(|n| n as usize));
             let total = articles.len();
-            let mut progress = |i: usize, _: &str, missing: &[String]| {
-                let note = if missing.is_empty() {
+            // Created before the model loads, so a bad path fails at once.
+            let mut saved = match &summaries {
+                Some(path) => Some((std::fs::File::create(path).at(path)?, path)),
+                None => None,
+            };
+            let mut write_error = None;
+            let mut progress = |r: &eval::ArticleResult| {
+                let note = if r.unsupported.is_empty() {
                     String::new()
                 } else {
-                    format!(" (unsupported: {})", missing.join(", "))
+                    format!(" (unsupported: {})", r.unsupported.join(", "))
                 };
-                eprintln!("eval: article {}/{total}{note}", i + 1);
+                eprintln!(
+                    "eval: article {}/{total}: R1 {:.1} R2 {:.1} RLsum {:.1}, {:.1} s{note}",
+                    r.index + 1,
+                    r.scores.rouge1,
+                    r.scores.rouge2,
+                    r.scores.rouge_lsum,
+                    r.seconds
+                );
+                if let Some((file, path)) = &mut saved {
+                    let line = serde_json::to_string(r).expect("result serialises") + "\n";
+                    if let Err(e) = file.write_all(line.as_bytes()).at(&**path) {
+                        write_error.get_or_insert(e);
+                    }
+                }
             };
             let report = eval::summarization(&articles, &mut summariser, &options, &mut progress)?;
+            if let Some(e) = write_error {
+                return Err(e);
+            }
             let text = match format {
                 Format::Json => {
                     serde_json::to_string_pretty(&report).expect("report serialises") + "\n"
@@ -71,7 +101,7 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
                 Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
                 Format::Text => {
                     let mut s = format!(
-                        "{} articles, median {:.1} s per article, {} summaries with unsupported facts\n\n{:<10} {:>8} {:>8} {:>10}\n",
+                        "{} articles, median {:.3} s per article, {} summaries with unsupported facts\n\n{:<10} {:>8} {:>8} {:>10}\n",
                         report.n, report.secs_per_article_median, report.unsupported_facts, "system", "ROUGE-1", "ROUGE-2", "ROUGE-Lsum"
                     );
                     let b = &report.baselines;

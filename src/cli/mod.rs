@@ -44,18 +44,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
 
-    /// Most tokens to generate.
-    #[arg(long, default_value_t = 256, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_tokens: u32,
-
-    /// Sampling temperature; 0 is greedy. Defaults to the model's registry setting.
-    #[arg(long, value_name = "T")]
-    pub temperature: Option<f64>,
-
-    /// Seed for sampling.
-    #[arg(long, default_value_t = 299_792_458)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub summary: summarise::SummaryArgs,
 
     /// CPU threads (default: the physical cores).
     #[arg(long, short = 't', value_name = "N",

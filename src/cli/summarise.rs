@@ -9,15 +9,86 @@ use crate::engine::device;
 use crate::error::{Error, IoContext, Result};
 use crate::models::Registry;
 use crate::tasks::model;
-use crate::tasks::summarise::{Summariser, SummaryOptions, SummaryReport};
+use crate::tasks::summarise::{Length, Mode, Style, Summariser, SummaryOptions, SummaryReport};
 use crate::text::input;
+use crate::text::lang::Lang;
+
+/// What the summary should be like; shared by a summary run and `eval summarization`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SummaryArgs {
+    /// Summary length: short (2 sentences), medium (3) or long (5).
+    #[arg(long, value_enum, default_value_t = Length::Medium)]
+    pub length: Length,
+
+    /// Exactly how many sentences (overrides --length).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub sentences: Option<u32>,
+
+    /// Layout of the summary.
+    #[arg(long, value_enum, default_value_t = Style::Highlights)]
+    pub style: Style,
+
+    /// Language of the summary, as a code or English name (e.g. `en`, `Spanish`); default:
+    /// the article's language.
+    #[arg(long, value_name = "LANG", value_parser = Lang::parse)]
+    pub lang: Option<Lang>,
+
+    /// How the summary is made: the article's leading statements, picked without the model
+    /// (extractive, the default: it scores best); written by the model behind a fact guard
+    /// (abstractive, the default when --model or --lang is given); or picked, then shortened by
+    /// the model leaving out clauses (hybrid).
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+
+    /// Most tokens of model context to use, prompt and answer together (default: the model's
+    /// own); a longer article is cut down to the sentences ranked first, as `coverage` reports.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(64..))]
+    pub context: Option<u32>,
+
+    /// Most tokens to generate (default: sized from the length asked for).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: Option<u32>,
+
+    /// Sampling temperature; 0 is greedy. Defaults to the model's registry setting.
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+
+    /// Seed for sampling.
+    #[arg(long, default_value_t = 299_792_458)]
+    pub seed: u64,
+}
+
+impl SummaryArgs {
+    /// The options these arguments ask for; a bad value is a usage error. `model_named` says
+    /// whether `--model` was given: naming a model, like asking for a language, asks for the
+    /// model to write the summary when no `--mode` is given.
+    pub fn options(&self, model_named: bool) -> Result<SummaryOptions> {
+        if let Some(t) = self.temperature {
+            if !(t >= 0.0 && t.is_finite()) {
+                return Err(Error::Usage("--temperature must be 0 or more".into()));
+            }
+        }
+        let mut options = SummaryOptions::new(self.length);
+        if let Some(n) = self.sentences {
+            options.sentences = n as usize;
+        }
+        options.style = self.style;
+        options.lang = self.lang;
+        options.mode = match self.mode {
+            Some(mode) => mode,
+            None if self.lang.is_some() || model_named => Mode::Abstractive,
+            None => Mode::DEFAULT,
+        };
+        options.max_tokens = self.max_tokens.map(|n| n as usize);
+        options.temperature = self.temperature;
+        options.seed = self.seed;
+        options.validate()?;
+        Ok(options)
+    }
+}
 
 pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
-    if let Some(t) = args.temperature {
-        if !(t >= 0.0 && t.is_finite()) {
-            return Err(Error::Usage("--temperature must be 0 or more".into()));
-        }
-    }
+    let options = args.summary.options(args.model.is_some())?;
     if inputs.iter().filter(|i| *i == "-").count() > 1 {
         return Err(Error::Usage(
             "`-` (standard input) can be given only once".into(),
@@ -29,15 +100,18 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
         _ => None,
     };
     let device = device::open(args.device)?;
-    let registry = Registry::load()?;
-    let spec = model::resolve(args.model.as_deref(), &registry, args.offline)?;
-    let mut summariser = Summariser::new(spec, &device, args.engine)?;
-    let options = SummaryOptions {
-        max_tokens: args.max_tokens as usize,
-        temperature: args.temperature,
-        seed: args.seed,
-        sentences: 3,
+    let spec = if options.mode.needs_model() {
+        let registry = Registry::load()?;
+        Some(model::resolve(
+            args.model.as_deref(),
+            &registry,
+            args.offline,
+        )?)
+    } else {
+        None
     };
+    let mut summariser = Summariser::new(spec, &device, args.engine)?
+        .with_context_cap(args.summary.context.map(|n| n as usize));
     let many = inputs.len() > 1;
     let stream = args.format == Format::Text && std::io::stdout().is_terminal();
     let mut stdout = std::io::stdout().lock();

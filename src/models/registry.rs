@@ -17,6 +17,81 @@ pub struct Registry {
     pub default: String,
     /// Models in registry order.
     pub models: Vec<ModelEntry>,
+    /// How summaries are asked for.
+    pub prompts: Prompts,
+}
+
+/// The texts a summary prompt is made of (`[prompts]` in the registry). Placeholders in braces
+/// are filled in per request; see the registry file for the list.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prompts {
+    /// Standing instructions (the system turn of a chat model).
+    pub system: String,
+    /// The request; must hold `{article}` and `{instruction}`.
+    pub user: String,
+    /// Text a base model's answer starts after (chat models answer in their own turn).
+    pub answer: String,
+    /// Added to the instruction when `--lang` is given; holds `{lang}`.
+    pub language: String,
+    /// The request to shorten one sentence by deleting words (`--mode hybrid`); must hold
+    /// `{sentence}`.
+    pub shorten: String,
+    /// The instruction for each `--style`.
+    pub style: StylePrompts,
+}
+
+/// One instruction per summary style; each may use `{sentences}` and `{words}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StylePrompts {
+    pub highlights: String,
+    pub paragraph: String,
+    pub bullets: String,
+}
+
+impl Prompts {
+    fn validate(&self) -> std::result::Result<(), String> {
+        let check = |field: &str, text: &str, needs: &[&str], allowed: &[&str]| {
+            for n in needs {
+                if !text.contains(n) {
+                    return Err(format!("field `prompts.{field}` must contain {n}"));
+                }
+            }
+            let mut rest = text;
+            while let Some(open) = rest.find('{') {
+                let close = rest[open..].find('}').map(|c| open + c);
+                let name = close.map(|c| &rest[open..=c]).unwrap_or(&rest[open..]);
+                if !allowed.contains(&name) {
+                    return Err(format!(
+                        "field `prompts.{field}` has the unknown placeholder `{name}` (known here: {})",
+                        allowed.join(" ")
+                    ));
+                }
+                rest = &rest[open + name.len()..];
+            }
+            Ok(())
+        };
+        let counts = ["{sentences}", "{words}"];
+        check("system", &self.system, &[], &[])?;
+        check(
+            "user",
+            &self.user,
+            &["{article}", "{instruction}"],
+            &["{article}", "{instruction}"],
+        )?;
+        check("answer", &self.answer, &[], &[])?;
+        check("language", &self.language, &["{lang}"], &["{lang}"])?;
+        check(
+            "shorten",
+            &self.shorten,
+            &["{sentence}"],
+            &["{sentence}", "{words}"],
+        )?;
+        check("style.highlights", &self.style.highlights, &[], &counts)?;
+        check("style.paragraph", &self.style.paragraph, &[], &counts)?;
+        check("style.bullets", &self.style.bullets, &[], &counts)
+    }
 }
 
 /// What a model is for, which decides how it is prompted.
@@ -215,6 +290,29 @@ struct RawRegistry {
     default: String,
     #[serde(rename = "model")]
     models: Vec<ModelEntry>,
+    /// Absent: the built-in registry's prompts.
+    prompts: Option<Prompts>,
+}
+
+/// The prompts of the built-in registry.
+fn builtin_prompts() -> Prompts {
+    #[derive(Deserialize)]
+    struct Only {
+        prompts: Prompts,
+    }
+    #[derive(Deserialize)]
+    struct Whole {
+        prompts: toml::Value,
+    }
+    let whole: Whole = toml::from_str(BUILTIN).expect("the built-in registry parses");
+    let only: Only = toml::Value::Table(
+        [("prompts".to_string(), whole.prompts)]
+            .into_iter()
+            .collect(),
+    )
+    .try_into()
+    .expect("the built-in registry's prompts parse");
+    only.prompts
 }
 
 impl Registry {
@@ -253,12 +351,14 @@ impl Registry {
         let registry = Registry {
             default: raw.default,
             models: raw.models,
+            prompts: raw.prompts.unwrap_or_else(builtin_prompts),
         };
         registry.validate().map_err(fail)?;
         Ok(registry)
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
+        self.prompts.validate()?;
         let mut seen = BTreeMap::new();
         for (i, m) in self.models.iter().enumerate() {
             if seen.insert(m.id.as_str(), i).is_some() {
@@ -491,6 +591,33 @@ sources = [{ kind = "local", path = "$TINY_DIR/tiny.gguf" }]
         let m = r.require("tiny").unwrap();
         assert_eq!(m.sampling, Sampling::default());
         assert_eq!(m.weights().name, "tiny.gguf");
+    }
+
+    #[test]
+    fn a_registry_without_prompts_uses_the_built_in_ones_and_bad_prompts_are_named() {
+        let builtin = Registry::parse(BUILTIN, Path::new("registry.toml")).unwrap();
+        assert_eq!(parse(MINIMAL).unwrap().prompts, builtin.prompts);
+        let prompts = |user: &str| {
+            format!(
+                "{MINIMAL}\n[prompts]\nsystem = \"s\"\nuser = \"{user}\"\nanswer = \"\"\n\
+                 language = \"{{lang}}\"\nshorten = \"{{sentence}}\"\n[prompts.style]\n\
+                 highlights = \"h\"\nparagraph = \"p\"\nbullets = \"b\"\n"
+            )
+        };
+        assert!(parse(&prompts("{article} {instruction}")).is_ok());
+        let err = parse(&prompts("{article}")).unwrap_err().to_string();
+        assert!(
+            err.contains("prompts.user") && err.contains("{instruction}"),
+            "{err}"
+        );
+        let err = parse(&prompts("{article} {instruction} {artcle}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown placeholder `{artcle}`"), "{err}");
+        let err = parse(&prompts("{article} {instruction} {oops"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`{oops`"), "{err}");
     }
 
     #[test]

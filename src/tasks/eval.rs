@@ -176,13 +176,30 @@ pub struct SummarizationReport {
     pub baselines: Baselines,
 }
 
+/// One scored article, as `summarization` finishes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleResult {
+    /// 0-based position in the file.
+    pub index: usize,
+    /// The record's `id`.
+    pub id: String,
+    /// Our summary.
+    pub summary: String,
+    /// Its ROUGE against the reference.
+    pub scores: RougeScores,
+    /// Numbers and names in the summary that the article does not hold.
+    pub unsupported: Vec<String>,
+    /// Seconds it took.
+    pub seconds: f64,
+}
+
 /// Summarise every article with `summariser`, score the summaries and the baselines.
-/// `on_article` sees each article's index, summary and unsupported facts as it finishes.
+/// `on_article` sees each article's result as it finishes.
 pub fn summarization(
     articles: &[EvalArticle],
     summariser: &mut Summariser,
     options: &SummaryOptions,
-    on_article: &mut dyn FnMut(usize, &str, &[String]),
+    on_article: &mut dyn FnMut(&ArticleResult),
 ) -> Result<SummarizationReport> {
     let rouge = Rouge::new();
     let (mut scores, mut secs, mut unsupported) = (Vec::new(), Vec::new(), 0);
@@ -193,13 +210,22 @@ pub fn summarization(
             text: a.article.clone(),
         };
         let report = summariser.summarise(&input, options, &mut |_| {})?;
-        secs.push(start.elapsed().as_secs_f64());
-        scores.push(rouge.score(&a.reference_detok, &report.summary));
+        let seconds = start.elapsed().as_secs_f64();
+        secs.push(seconds);
+        let score = rouge.score(&a.reference_detok, &report.summary);
+        scores.push(score);
         let missing = facts::unsupported(&report.summary, &a.article);
         if !missing.is_empty() {
             unsupported += 1;
         }
-        on_article(i, &report.summary, &missing);
+        on_article(&ArticleResult {
+            index: i,
+            id: a.id.clone(),
+            summary: report.summary,
+            scores: score,
+            unsupported: missing,
+            seconds: (seconds * 100.0).round() / 100.0,
+        });
     }
     let ours = mean_scores(scores.into_iter());
     Ok(SummarizationReport {
@@ -207,7 +233,7 @@ pub fn summarization(
         rouge1: ours.rouge1,
         rouge2: ours.rouge2,
         rouge_lsum: ours.rouge_lsum,
-        secs_per_article_median: (median(&mut secs) * 100.0).round() / 100.0,
+        secs_per_article_median: (median(&mut secs) * 10_000.0).round() / 10_000.0,
         unsupported_facts: unsupported,
         baselines: baselines(&rouge, articles),
     })

@@ -9,7 +9,7 @@ use crate::error::IoContext;
 use crate::error::{Error, Result};
 use crate::models::cache::sha256_file;
 use crate::models::fetch::{self, FetchOptions};
-use crate::models::registry::{ModelKind, Sampling, TemplateKind};
+use crate::models::registry::{ModelKind, Prompts, Sampling, TemplateKind};
 use crate::models::{Cache, Registry};
 
 /// A model chosen for a run: where its weights are and how to prompt it.
@@ -29,6 +29,8 @@ pub struct ModelSpec {
     pub stop: Vec<String>,
     /// Default sampling.
     pub sampling: Sampling,
+    /// How summaries are asked for.
+    pub prompts: Prompts,
 }
 
 /// Identity of the model in reports.
@@ -62,7 +64,7 @@ impl ModelSpec {
 pub fn resolve(spec: Option<&str>, registry: &Registry, offline: bool) -> Result<ModelSpec> {
     let spec = spec.unwrap_or(&registry.default);
     if registry.get(spec).is_none() && looks_like_path(spec) {
-        return from_path(Path::new(spec));
+        return from_path(Path::new(spec), registry);
     }
     let entry = registry.require(spec)?;
     if entry.kind == ModelKind::Embedding {
@@ -95,6 +97,7 @@ pub fn resolve(spec: Option<&str>, registry: &Registry, offline: bool) -> Result
         template: entry.template,
         stop: entry.stop.clone(),
         sampling: entry.sampling,
+        prompts: registry.prompts.clone(),
     })
 }
 
@@ -103,7 +106,7 @@ fn looks_like_path(spec: &str) -> bool {
 }
 
 /// A model file outside the registry: prompt it by what its GGUF metadata says.
-fn from_path(path: &Path) -> Result<ModelSpec> {
+fn from_path(path: &Path, registry: &Registry) -> Result<ModelSpec> {
     if !path.is_file() {
         return Err(Error::Input {
             source_name: path.display().to_string(),
@@ -141,6 +144,7 @@ fn from_path(path: &Path) -> Result<ModelSpec> {
             vec![]
         },
         sampling: Sampling::default(),
+        prompts: registry.prompts.clone(),
     })
 }
 

@@ -4,4 +4,5 @@ pub mod clean;
 pub mod facts;
 pub mod html;
 pub mod input;
+pub mod lang;
 pub mod sentences;
