@@ -356,3 +356,109 @@ fn summary_options_that_cannot_be_met_are_usage_errors() {
             .stderr(predicate::str::contains(flag).or(predicate::str::contains(value)));
     }
 }
+
+/// Quotations need no model: exact offsets, speakers and language from rules alone.
+#[test]
+fn quotes_are_found_without_a_model() {
+    let home = tempfile::tempdir().unwrap();
+    let article = common::fixtures().join("../../examples/articles/ferry-strike.txt");
+    let text = std::fs::read_to_string(&article).unwrap();
+    let out = summarise(&home)
+        .args(["quotes", "--format", "json"])
+        .arg(&article)
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["lang"], "en");
+    let quotes = json["quotes"].as_array().unwrap();
+    assert!(quotes.len() >= 2, "{json}");
+    for q in quotes {
+        let (s, e) = (
+            q["start"].as_u64().unwrap() as usize,
+            q["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&text[s..e], q["text"].as_str().unwrap());
+        assert!(q["speaker"]["name"].is_string() && q["cue"].is_string() && q["kind"].is_string());
+        assert!(q.get("translation").is_none());
+    }
+    assert_eq!(quotes[0]["speaker"]["name"], "Alma Okafor");
+
+    // The same quotations come with a summary in one run.
+    let out = summarise(&home)
+        .args(["--quotes", "--format", "json"])
+        .arg(&article)
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["quotes"].as_array().unwrap().len(), quotes.len());
+}
+
+#[test]
+fn bad_quote_and_translation_inputs_are_named() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["quotes", "/nonexistent/article.txt"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/nonexistent/article.txt"));
+    let binary = dir.path().join("garbage.bin");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+    summarise(&home)
+        .args(["quotes"])
+        .arg(&binary)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("garbage.bin"));
+    summarise(&home)
+        .args(["quotes", "--to", "klingon", "x.txt"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("klingon"));
+    let (src, reference) = (dir.path().join("src.txt"), dir.path().join("ref.txt"));
+    std::fs::write(&src, "uno\ndos\n").unwrap();
+    std::fs::write(&reference, "one\n").unwrap();
+    summarise(&home)
+        .args(["eval", "translation", "--src"])
+        .arg(&src)
+        .arg("--ref")
+        .arg(&reference)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("same number of lines"));
+    let jsonl = dir.path().join("pairs.jsonl");
+    std::fs::write(&jsonl, "{\"src\": \"uno\", \"ref\": \"one\"}\nnot json\n").unwrap();
+    summarise(&home)
+        .args(["eval", "translation", "--jsonl"])
+        .arg(&jsonl)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("pairs.jsonl:2"));
+    let passages = dir.path().join("passages.jsonl");
+    std::fs::write(&passages, "{\"id\": 3}\n").unwrap();
+    summarise(&home)
+        .args(["eval", "quotes", "--data"])
+        .arg(&passages)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("passages.jsonl:1"));
+}
+
+#[test]
+fn eval_quotes_meets_its_bars_on_both_annotated_sets() {
+    let home = tempfile::tempdir().unwrap();
+    for set in ["passages.jsonl", "heldout.jsonl"] {
+        let out = summarise(&home)
+            .args(["eval", "quotes", "--format", "json", "--data"])
+            .arg(common::fixtures().join("quotes").join(set))
+            .assert()
+            .success();
+        let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert!(json["precision"].as_f64().unwrap() >= 0.98, "{set}: {json}");
+        assert!(json["recall"].as_f64().unwrap() >= 0.95, "{set}: {json}");
+        assert!(
+            json["speaker_accuracy"].as_f64().unwrap() >= 0.90,
+            "{set}: {json}"
+        );
+    }
+}

@@ -38,10 +38,168 @@ pub enum EvalCommand {
         #[command(flatten)]
         summary: super::summarise::SummaryArgs,
     },
+    /// Corpus chrF2 and BLEU (as sacrebleu computes them) of the model's translations, line by
+    /// line: --src and --ref files of aligned lines, or --jsonl with --src-key and --ref-key.
+    Translation {
+        /// Source lines, one a line.
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "reference",
+            conflicts_with = "jsonl"
+        )]
+        src: Option<PathBuf>,
+        /// Reference translations, aligned with --src.
+        #[arg(long = "ref", id = "reference", value_name = "FILE")]
+        reference: Option<PathBuf>,
+        /// JSON lines holding source and reference in the fields --src-key and --ref-key.
+        #[arg(long, value_name = "FILE")]
+        jsonl: Option<PathBuf>,
+        #[arg(long, default_value = "src", value_name = "KEY")]
+        src_key: String,
+        #[arg(long, default_value = "ref", value_name = "KEY")]
+        ref_key: String,
+        /// Source language (default: detected from the first lines).
+        #[arg(long, value_name = "LANG", value_parser = crate::text::lang::Lang::parse)]
+        from: Option<crate::text::lang::Lang>,
+        /// Target language.
+        #[arg(long, value_name = "LANG", default_value = "en", value_parser = crate::text::lang::Lang::parse)]
+        to: crate::text::lang::Lang,
+        /// Translate only the first N lines.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
+        /// Also write every line's translation to FILE as JSON lines, as each finishes.
+        #[arg(long, value_name = "FILE")]
+        translations: Option<PathBuf>,
+        #[command(flatten)]
+        model: super::quotes::ModelArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Precision, recall and speaker accuracy of `summarise quotes` on passages annotated by
+    /// hand (the built-in set of 42 English and Spanish passages, or --data).
+    Quotes {
+        /// Annotated passages as JSON lines (default: the built-in set).
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+        /// Output format; text also lists every miss.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result<()> {
     match cmd {
+        EvalCommand::Translation {
+            src,
+            reference,
+            jsonl,
+            src_key,
+            ref_key,
+            from,
+            to,
+            limit,
+            translations,
+            model,
+            format,
+        } => {
+            let mut pairs = match (&src, &reference, &jsonl) {
+                (Some(s), Some(r), None) => read_aligned(s, r)?,
+                (None, None, Some(j)) => read_jsonl_pairs(j, &src_key, &ref_key)?,
+                _ => {
+                    return Err(crate::error::Error::Usage(
+                        "give --src and --ref, or --jsonl (with --src-key and --ref-key)".into(),
+                    ))
+                }
+            };
+            if let Some(n) = limit {
+                pairs.truncate(n as usize);
+            }
+            let sample: String = pairs
+                .iter()
+                .take(20)
+                .map(|(s, _)| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let from = from
+                .or_else(|| crate::text::langid::detect(&sample))
+                .ok_or_else(|| {
+                    crate::error::Error::Usage(
+                        "the source language cannot be told; give --from".into(),
+                    )
+                })?;
+            let mut saved = match &translations {
+                Some(path) => Some((std::fs::File::create(path).at(path)?, path.clone())),
+                None => None,
+            };
+            let mut loaded = model.load(engine, offline)?;
+            let mut translator = crate::tasks::translate::Translator {
+                loaded: &mut loaded,
+            };
+            let total = pairs.len();
+            let mut write_error = None;
+            let mut progress = |r: &eval::translation::LineResult| {
+                eprintln!("eval: line {}/{total}, {:.1} s", r.index + 1, r.seconds);
+                if let Some((file, path)) = &mut saved {
+                    let line = serde_json::to_string(r).expect("result serialises") + "\n";
+                    if let Err(e) = file.write_all(line.as_bytes()).at(&*path) {
+                        write_error.get_or_insert(e);
+                    }
+                }
+            };
+            let report =
+                eval::translation::evaluate(&pairs, from, to, &mut translator, &mut progress)?;
+            if let Some(e) = write_error {
+                return Err(e);
+            }
+            let text = match format {
+                Format::Json => serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
+                Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
+                Format::Text => format!(
+                    "{} lines {}->{}: chrF2 {:.2}  BLEU {:.2}  median {:.2} s a line  names kept {:.1}%  quotation marks kept {:.1}%\n",
+                    report.n, from.code, to.code, report.chrf, report.bleu, report.secs_per_line_median,
+                    report.names_kept * 100.0, report.marks_kept * 100.0
+                ),
+            };
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush())
+                .at("<stdout>")
+        }
+        EvalCommand::Quotes { data, format } => {
+            let passages = eval::quotes::load(data.as_deref())?;
+            let report = eval::quotes::evaluate(&passages);
+            let text = match format {
+                Format::Json => {
+                    serde_json::to_string_pretty(&report).expect("report serialises") + "\n"
+                }
+                Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
+                Format::Text => {
+                    let mut s = String::new();
+                    for e in &report.errors {
+                        s += &format!("  {e}\n");
+                    }
+                    let line = |name: &str, r: &eval::quotes::Scores| {
+                        format!(
+                            "{name:<6} {:>3} passages {:>4} quotes  precision {:.3}  recall {:.3}  speaker accuracy {:.3}\n",
+                            r.passages, r.gold, r.precision, r.recall, r.speaker_accuracy
+                        )
+                    };
+                    s += &line("all", &report.all);
+                    for (lang, r) in &report.by_lang {
+                        s += &line(lang, r);
+                    }
+                    s
+                }
+            };
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush())
+                .at("<stdout>")
+        }
         EvalCommand::Summarization {
             data,
             limit,
@@ -134,4 +292,64 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
                 .at("<stdout>")
         }
     }
+}
+
+/// Aligned source and reference lines; a count mismatch names both files.
+fn read_aligned(
+    src: &std::path::Path,
+    reference: &std::path::Path,
+) -> Result<Vec<(String, String)>> {
+    let s = std::fs::read_to_string(src).at(src)?;
+    let r = std::fs::read_to_string(reference).at(reference)?;
+    let (s, r): (Vec<&str>, Vec<&str>) = (s.lines().collect(), r.lines().collect());
+    if s.len() != r.len() || s.is_empty() {
+        return Err(crate::error::Error::Input {
+            source_name: format!("{} and {}", src.display(), reference.display()),
+            message: format!(
+                "must hold the same number of lines, at least one (they hold {} and {})",
+                s.len(),
+                r.len()
+            ),
+        });
+    }
+    Ok(s.into_iter()
+        .zip(r)
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect())
+}
+
+/// Source and reference from the fields `src_key` and `ref_key` of each JSON line.
+fn read_jsonl_pairs(
+    path: &std::path::Path,
+    src_key: &str,
+    ref_key: &str,
+) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).at(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = |what: &str| {
+            crate::error::Error::Input {
+            source_name: format!("{}:{}", path.display(), i + 1),
+            message: format!("{what}; each line must be a JSON object with string fields `{src_key}` and `{ref_key}`"),
+        }
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(&format!("not JSON ({e})")))?;
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        match (field(src_key), field(ref_key)) {
+            (Some(s), Some(r)) => out.push((s, r)),
+            _ => return Err(bad("a field is missing or not a string")),
+        }
+    }
+    if out.is_empty() {
+        return Err(crate::error::Error::Input {
+            source_name: path.display().to_string(),
+            message: "holds no lines".into(),
+        });
+    }
+    Ok(out)
 }

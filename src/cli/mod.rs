@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod models;
+mod quotes;
 mod summarise;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -46,6 +47,14 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub summary: summarise::SummaryArgs,
+
+    /// Also list the article's quotations (as `summarise quotes` does), from the same run.
+    #[arg(long)]
+    pub quotes: bool,
+
+    /// With --quotes: translate quotations not in LANG with the model.
+    #[arg(long, value_name = "LANG", requires = "quotes", value_parser = crate::text::lang::Lang::parse)]
+    pub to: Option<crate::text::lang::Lang>,
 
     /// CPU threads (default: the physical cores).
     #[arg(long, short = 't', value_name = "N",
@@ -93,6 +102,11 @@ pub enum Command {
     /// Score the model on evaluation data.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// The article's quotations: exact text and offsets, speaker, cue, kind, language, and a
+    /// translation with --to.
+    Quotes(quotes::QuotesArgs),
+    /// Translate a text sentence by sentence with the model.
+    Translate(quotes::TranslateArgs),
 }
 
 /// Run the parsed command line.
@@ -110,6 +124,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Models(cmd)) => models::run(cmd, cli.run.offline),
         Some(Command::Bench(args)) => bench::run(&args, cli.run.engine, cli.run.offline),
         Some(Command::Eval(cmd)) => eval::run(cmd, cli.run.engine, cli.run.offline),
+        Some(Command::Quotes(args)) => quotes::run_quotes(&args, cli.run.engine, cli.run.offline),
+        Some(Command::Translate(args)) => {
+            quotes::run_translate(&args, cli.run.engine, cli.run.offline)
+        }
         None if cli.input.is_empty() => Err(Error::Usage(
             "no input: pass article files, or `-` to read standard input (see --help)".into(),
         )),

@@ -10,8 +10,25 @@ use crate::error::{Error, IoContext, Result};
 use crate::models::Registry;
 use crate::tasks::model;
 use crate::tasks::summarise::{Length, Mode, Style, Summariser, SummaryOptions, SummaryReport};
+use crate::tasks::translate::Translator;
 use crate::text::input;
 use crate::text::lang::Lang;
+
+/// The quotations of a report as text lines, after a blank line.
+fn quote_lines(report: &SummaryReport) -> String {
+    let Some(quotes) = &report.quotes else {
+        return String::new();
+    };
+    let mut s = String::from("\nQuotes:\n");
+    for q in quotes {
+        let who = q.quote.speaker.as_ref().map_or("?", |s| s.name.as_str());
+        s += &format!("- {who}: “{}”\n", q.quote.text);
+        if let Some(t) = &q.translation {
+            s += &format!("  {t}\n");
+        }
+    }
+    s
+}
 
 /// What the summary should be like; shared by a summary run and `eval summarization`.
 #[derive(Debug, Clone, clap::Args)]
@@ -100,7 +117,7 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
         _ => None,
     };
     let device = device::open(args.device)?;
-    let spec = if options.mode.needs_model() {
+    let spec = if options.mode.needs_model() || args.to.is_some() {
         let registry = Registry::load()?;
         Some(model::resolve(
             args.model.as_deref(),
@@ -131,7 +148,16 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
                 let _ = stdout.flush();
             }
         };
-        let report = article.and_then(|a| summariser.summarise(&a, &options, &mut on_text));
+        let report = article.and_then(|a| {
+            let mut report = summariser.summarise(&a, &options, &mut on_text)?;
+            if args.quotes {
+                let text = summariser.clean(&a.text);
+                let translator = summariser.model().map(|loaded| Translator { loaded });
+                let found = crate::tasks::quotes::run(&a.source, &text, args.to, translator)?;
+                report.quotes = Some(found.quotes);
+            }
+            Ok(report)
+        });
         let report = match report {
             Ok(r) => r,
             Err(e) if many => {
@@ -143,8 +169,8 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
             Err(e) => return Err(e),
         };
         let out = match args.format {
-            Format::Text if stream => "\n".to_string(),
-            Format::Text => format!("{}\n", report.summary),
+            Format::Text if stream => "\n".to_string() + &quote_lines(&report),
+            Format::Text => format!("{}\n", report.summary) + &quote_lines(&report),
             Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
             Format::Json if many => {
                 reports.push(report);

@@ -39,6 +39,20 @@ pub struct Prompts {
     pub shorten: String,
     /// The instruction for each `--style`.
     pub style: StylePrompts,
+    /// Translation requests.
+    pub translate: TranslatePrompts,
+}
+
+/// How translations are asked for; `{from}` and `{to}` are language names, `{text}` the text.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranslatePrompts {
+    /// Standing instructions.
+    pub system: String,
+    /// One sentence or line of plain text.
+    pub text: String,
+    /// A quotation; may use `{speaker}` and `{context}` (the sentence around it).
+    pub quote: String,
 }
 
 /// One instruction per summary style; each may use `{sentences}` and `{words}`.
@@ -90,7 +104,21 @@ impl Prompts {
         )?;
         check("style.highlights", &self.style.highlights, &[], &counts)?;
         check("style.paragraph", &self.style.paragraph, &[], &counts)?;
-        check("style.bullets", &self.style.bullets, &[], &counts)
+        check("style.bullets", &self.style.bullets, &[], &counts)?;
+        let langs = ["{from}", "{to}", "{text}"];
+        check(
+            "translate.system",
+            &self.translate.system,
+            &[],
+            &["{from}", "{to}"],
+        )?;
+        check("translate.text", &self.translate.text, &langs, &langs)?;
+        check(
+            "translate.quote",
+            &self.translate.quote,
+            &langs,
+            &["{from}", "{to}", "{text}", "{speaker}", "{context}"],
+        )
     }
 }
 
@@ -601,7 +629,9 @@ sources = [{ kind = "local", path = "$TINY_DIR/tiny.gguf" }]
             format!(
                 "{MINIMAL}\n[prompts]\nsystem = \"s\"\nuser = \"{user}\"\nanswer = \"\"\n\
                  language = \"{{lang}}\"\nshorten = \"{{sentence}}\"\n[prompts.style]\n\
-                 highlights = \"h\"\nparagraph = \"p\"\nbullets = \"b\"\n"
+                 highlights = \"h\"\nparagraph = \"p\"\nbullets = \"b\"\n\
+                 [prompts.translate]\nsystem = \"t\"\ntext = \"{{from}} {{to}} {{text}}\"\n\
+                 quote = \"{{from}} {{to}} {{text}} {{speaker}}\"\n"
             )
         };
         assert!(parse(&prompts("{article} {instruction}")).is_ok());

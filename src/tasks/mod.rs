@@ -4,4 +4,6 @@ pub mod anchor;
 pub mod bench;
 pub mod eval;
 pub mod model;
+pub mod quotes;
 pub mod summarise;
+pub mod translate;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::engine::{self, LoadedModel};
 use crate::error::IoContext;
 use crate::error::{Error, Result};
+use crate::generate::{self, template};
 use crate::models::cache::sha256_file;
 use crate::models::fetch::{self, FetchOptions};
 use crate::models::registry::{ModelKind, Prompts, Sampling, TemplateKind};
@@ -171,4 +172,72 @@ pub fn stops(spec: &ModelSpec, model: &LoadedModel) -> (Vec<u32>, Vec<String>) {
     ids.sort_unstable();
     ids.dedup();
     (ids, texts)
+}
+
+/// A loaded model with its spec and stop rules: what every task that prompts a model needs.
+pub struct Loaded {
+    pub spec: ModelSpec,
+    pub model: LoadedModel,
+    pub stop_ids: Vec<u32>,
+    pub stop_texts: Vec<String>,
+}
+
+impl Loaded {
+    /// Load `spec` onto `device`.
+    pub fn new(
+        spec: ModelSpec,
+        device: &candle_core::Device,
+        engine: engine::EngineKind,
+    ) -> Result<Loaded> {
+        let model = load(&spec, device, engine)?;
+        let (stop_ids, stop_texts) = stops(&spec, &model);
+        Ok(Loaded {
+            spec,
+            model,
+            stop_ids,
+            stop_texts,
+        })
+    }
+
+    /// Lay out and tokenize a request for this model: its chat template for instruct models,
+    /// plain text ending in `answer` for base models.
+    pub fn encode(&self, system: &str, user: &str, answer: &str) -> Result<Vec<u32>> {
+        let prompt = template::Prompt {
+            system,
+            user,
+            answer_prefix: match self.spec.template {
+                TemplateKind::Chatml => "",
+                _ => answer,
+            },
+        };
+        template::encode(
+            &self.model.tokenizer,
+            &template::render(self.spec.template, &prompt),
+        )
+    }
+
+    /// Greedy (or registry-sampled) generation from `ids`, with `extra_stops` besides the
+    /// model's own stop rules.
+    pub fn generate(
+        &mut self,
+        ids: &[u32],
+        max_tokens: usize,
+        extra_stops: &[&str],
+        temperature: Option<f64>,
+        seed: u64,
+    ) -> Result<generate::Generation> {
+        let mut params = self.spec.sampling;
+        if let Some(t) = temperature {
+            params.temperature = t;
+        }
+        let mut stop_texts = self.stop_texts.clone();
+        stop_texts.extend(extra_stops.iter().map(|s| s.to_string()));
+        let config = generate::GenerateConfig {
+            max_tokens,
+            stop_ids: self.stop_ids.clone(),
+            stop_texts,
+            sampler: generate::SamplerConfig { params, seed },
+        };
+        generate::generate(&mut self.model, ids, &config, &mut |_| {})
+    }
 }

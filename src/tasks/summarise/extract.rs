@@ -68,10 +68,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn captions_fragments_and_repeats_are_passed_over() {
+    fn captions_fragments_questions_and_repeats_are_passed_over() {
         let text = "Harbour rescue: a crew lifts two sailors from the water\n\n\
                     Two sailors were rescued off Port Ellery on Sunday after their boat capsized. \
-                    Wow. Two sailors were rescued off Port Ellery after their boat capsized on Sunday. \
+                    Wow. Could it have been worse for the two men? \
+                    Two sailors were rescued off Port Ellery after their boat capsized on Sunday. \
                     The coastguard said both men were wearing life jackets. \
                     They were treated in hospital for cold.";
         let s = split(text);

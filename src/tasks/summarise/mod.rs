@@ -13,13 +13,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::engine::{device, LoadedModel};
+use crate::engine::device;
 use crate::error::{Error, Result};
 use crate::generate::copy::{self, CopyConfig};
-use crate::generate::template::{self, Prompt};
-use crate::generate::{self, GenerateConfig, SamplerConfig, StopReason};
-use crate::models::registry::TemplateKind;
-use crate::tasks::model::{self, ModelReport, ModelSpec};
+use crate::generate::StopReason;
+use crate::tasks::model::{Loaded, ModelReport, ModelSpec};
 use crate::text::clean::{Cleaner, Removed};
 use crate::text::input::Article;
 
@@ -65,6 +63,9 @@ pub struct SummaryReport {
     pub seconds: f64,
     /// Why generation stopped (`stop` when no text was generated).
     pub stop_reason: StopReason,
+    /// The article's quotations, when asked for (`--quotes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quotes: Option<Vec<crate::tasks::quotes::QuoteRecord>>,
 }
 
 /// What the model did for one summary, summed over its calls.
@@ -74,14 +75,6 @@ struct Work {
     generated_tokens: usize,
     prefill_secs: f64,
     decode_secs: f64,
-}
-
-/// A model loaded for summarising, with its stop rules.
-struct Loaded {
-    spec: ModelSpec,
-    model: LoadedModel,
-    stop_ids: Vec<u32>,
-    stop_texts: Vec<String>,
 }
 
 /// Summarises many articles with one loaded model (or none, for extractive summaries).
@@ -101,16 +94,7 @@ impl Summariser {
         engine: crate::engine::EngineKind,
     ) -> Result<Summariser> {
         let loaded = match spec {
-            Some(spec) => {
-                let model = model::load(&spec, device, engine)?;
-                let (stop_ids, stop_texts) = model::stops(&spec, &model);
-                Some(Loaded {
-                    spec,
-                    model,
-                    stop_ids,
-                    stop_texts,
-                })
-            }
+            Some(spec) => Some(Loaded::new(spec, device, engine)?),
             None => None,
         };
         Ok(Summariser {
@@ -209,7 +193,18 @@ impl Summariser {
             load_s: round2(load_s),
             seconds: round2(start.elapsed().as_secs_f64()),
             stop_reason: stop,
+            quotes: None,
         })
+    }
+
+    /// The loaded model, if any (to translate with the same model).
+    pub fn model(&mut self) -> Option<&mut Loaded> {
+        self.loaded.as_mut()
+    }
+
+    /// The article as the summariser reads it: cleaned of web clutter.
+    pub fn clean(&self, text: &str) -> String {
+        self.cleaner.clean(text).0
     }
 
     fn loaded(&mut self, mode: Mode) -> Result<&mut Loaded> {
@@ -254,20 +249,7 @@ impl Summariser {
         let (used, coverage) = plan::fit(text, room, &mut count)?;
         let request = prompt::request(&l.spec.prompts, options, &used);
         let ids = l.encode(&request.system, &request.user, &request.answer)?;
-        let mut params = l.spec.sampling;
-        if let Some(t) = options.temperature {
-            params.temperature = t;
-        }
-        let config = GenerateConfig {
-            max_tokens: answer,
-            stop_ids: l.stop_ids.clone(),
-            stop_texts: l.stop_texts.clone(),
-            sampler: SamplerConfig {
-                params,
-                seed: options.seed,
-            },
-        };
-        let gen = generate::generate(&mut l.model, &ids, &config, &mut |_| {})?;
+        let gen = l.generate(&ids, answer, &[], options.temperature, options.seed)?;
         work.prompt_tokens += gen.prompt_tokens;
         work.generated_tokens += gen.generated_tokens;
         work.prefill_secs += gen.prefill_secs;
@@ -319,24 +301,6 @@ impl Summariser {
         work.prefill_secs += copied.prefill_secs;
         work.decode_secs += copied.decode_secs;
         Ok(layout::tidy_copy(&copied.text, sentence))
-    }
-}
-
-impl Loaded {
-    /// Lay out and tokenize a request for this model.
-    fn encode(&self, system: &str, user: &str, answer: &str) -> Result<Vec<u32>> {
-        let prompt = Prompt {
-            system,
-            user,
-            answer_prefix: match self.spec.template {
-                TemplateKind::Chatml => "",
-                _ => answer,
-            },
-        };
-        template::encode(
-            &self.model.tokenizer,
-            &template::render(self.spec.template, &prompt),
-        )
     }
 }
 

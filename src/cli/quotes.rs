@@ -1,0 +1,160 @@
+//! `summarise quotes FILE|-` and `summarise translate FILE|-`: quotations with speakers and
+//! offsets, translated on request; plain text translated sentence by sentence.
+
+use std::io::Write;
+
+use clap::Args;
+
+use super::Format;
+use crate::engine::device::{self, DeviceChoice};
+use crate::engine::EngineKind;
+use crate::error::{Error, IoContext, Result};
+use crate::models::Registry;
+use crate::tasks::model::{self, Loaded};
+use crate::tasks::quotes;
+use crate::tasks::translate::Translator;
+use crate::text::clean::Cleaner;
+use crate::text::input;
+use crate::text::lang::Lang;
+use crate::text::langid;
+
+/// Options of `summarise quotes`.
+#[derive(Debug, Args)]
+pub struct QuotesArgs {
+    /// The article: a text or HTML file, or `-` for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub input: String,
+    /// Translate every quotation not already in LANG (`en`, `Spanish`, ...) with the model.
+    #[arg(long, value_name = "LANG", value_parser = Lang::parse)]
+    pub to: Option<Lang>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Output format: text (a quotation a line), json (one object), jsonl (a quotation a line).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Options of `summarise translate`.
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    /// The text: a file, or `-` for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub input: String,
+    /// Target language (`en`, `Spanish`, ...).
+    #[arg(long, value_name = "LANG", value_parser = Lang::parse)]
+    pub to: Lang,
+    /// Source language (default: detected).
+    #[arg(long, value_name = "LANG", value_parser = Lang::parse)]
+    pub from: Option<Lang>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Output format: text (the translation), json or jsonl (each sentence with its source).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Which model to run, where.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Model: a registry id or a path to a .gguf file (default: the registry default).
+    #[arg(long, short = 'm', value_name = "ID|PATH")]
+    pub model: Option<String>,
+    /// Device to run on.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+impl ModelArgs {
+    /// Resolve and load the model.
+    pub fn load(&self, engine: EngineKind, offline: bool) -> Result<Loaded> {
+        let device = device::open(self.device)?;
+        let registry = Registry::load()?;
+        let spec = model::resolve(self.model.as_deref(), &registry, offline)?;
+        Loaded::new(spec, &device, engine)
+    }
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .at("<stdout>")
+}
+
+pub(super) fn run_quotes(args: &QuotesArgs, engine: EngineKind, offline: bool) -> Result<()> {
+    let article = input::read(&args.input)?;
+    let (text, _) = Cleaner::builtin().clean(&article.text);
+    let mut loaded = match args.to {
+        Some(_) => Some(args.model.load(engine, offline)?),
+        None => None,
+    };
+    let translator = loaded.as_mut().map(|loaded| Translator { loaded });
+    let report = quotes::run(&article.source, &text, args.to, translator)?;
+    let out = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
+        Format::Jsonl => report
+            .quotes
+            .iter()
+            .map(|q| serde_json::to_string(q).expect("record serialises") + "\n")
+            .collect(),
+        Format::Text => report
+            .quotes
+            .iter()
+            .map(|q| {
+                let who = q.quote.speaker.as_ref().map_or("?", |s| s.name.as_str());
+                let mut line = format!("{who}: “{}”", q.quote.text);
+                if let Some(t) = &q.translation {
+                    line += &format!("\n    {t}");
+                }
+                line + "\n"
+            })
+            .collect(),
+    };
+    print(&out)
+}
+
+pub(super) fn run_translate(args: &TranslateArgs, engine: EngineKind, offline: bool) -> Result<()> {
+    let article = input::read(&args.input)?;
+    let from = match args.from.or_else(|| langid::detect(&article.text)) {
+        Some(l) => l,
+        None => {
+            return Err(Error::Input {
+                source_name: article.source,
+                message: "its language cannot be told; give it with --from".into(),
+            })
+        }
+    };
+    let mut loaded = args.model.load(engine, offline)?;
+    let mut translator = Translator {
+        loaded: &mut loaded,
+    };
+    let mut out = String::new();
+    let mut pieces = Vec::new();
+    for paragraph in article.text.split("\n\n").filter(|p| !p.trim().is_empty()) {
+        let done = translator.text(paragraph, from, args.to)?;
+        match args.format {
+            Format::Text => {
+                let joined: Vec<&str> = done.iter().map(|t| t.translation.as_str()).collect();
+                out += &(joined.join(" ") + "\n\n");
+                print(&std::mem::take(&mut out))?;
+            }
+            Format::Jsonl => {
+                for t in &done {
+                    print(&(serde_json::to_string(t).expect("serialises") + "\n"))?;
+                }
+            }
+            Format::Json => pieces.extend(done),
+        }
+    }
+    if args.format == Format::Json {
+        let report = serde_json::json!({
+            "input": article.source,
+            "from": from.code,
+            "to": args.to.code,
+            "sentences": pieces,
+        });
+        print(&(serde_json::to_string_pretty(&report).expect("serialises") + "\n"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! Who said it: the cue verb next to a quotation and the speaker next to the cue, resolved
+//! from a surname, a pronoun or a role ("the minister") to the fullest name in the article.
+
+use super::lexicon::{self, Lexicon};
+use super::marks::Span;
+use super::people::{words, Gender, People, Word};
+
+/// A quotation's speaker and how it was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribution {
+    /// The speaker as the text writes it next to the cue ("the minister", "she", "Novillo").
+    pub as_written: String,
+    /// The fullest name the article gives that speaker.
+    pub name: String,
+    /// The cue ("said", "según"), or empty when carried over from a quotation before.
+    pub cue: String,
+    /// How sure the rules are, 0 to 1.
+    pub confidence: f32,
+}
+
+/// What the writer's words around a quotation are.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub before: (usize, usize),
+    pub after: (usize, usize),
+}
+
+/// The writer's words before and after span `n` within its sentence.
+pub fn context(text: &str, spans: &[Span], n: usize, paragraph: (usize, usize)) -> Context {
+    let s = &spans[n];
+    let prev_close = n
+        .checked_sub(1)
+        .map(|k| &spans[k])
+        .filter(|p| p.paragraph == s.paragraph)
+        .map_or(paragraph.0, |p| p.close_at.max(paragraph.0));
+    let before_from = last_sentence_start(text, prev_close, s.open_at.max(prev_close));
+    let after = match s.narration {
+        Some(range) => range,
+        None => {
+            let next_open = spans
+                .get(n + 1)
+                .filter(|x| x.paragraph == s.paragraph)
+                .map_or(paragraph.1, |x| x.open_at);
+            let to = next_open.max(s.close_at);
+            // A quotation ending a sentence inside its marks, followed by a capital, ends the
+            // writer's sentence too: what follows is not its attribution.
+            let inner = text[s.start..s.end].trim_end_matches(['"', '\'', '’', '”']);
+            let next = text[s.close_at..to].trim_start();
+            let ended = inner.ends_with(['.', '!', '?'])
+                && next.chars().next().is_some_and(char::is_uppercase);
+            let end = if ended {
+                s.close_at
+            } else {
+                first_sentence_end(text, s.close_at, to)
+            };
+            (s.close_at, end)
+        }
+    };
+    Context {
+        before: (before_from, s.open_at.max(before_from)),
+        after,
+    }
+}
+
+fn last_sentence_start(text: &str, from: usize, to: usize) -> usize {
+    let slice = &text[from..to];
+    let mut start = from;
+    let chars: Vec<(usize, char)> = slice.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        if ".!?".contains(c)
+            && chars.get(k + 1).is_some_and(|&(_, n)| n.is_whitespace())
+            && !abbreviation(slice, i)
+        {
+            start = from + i + c.len_utf8();
+        }
+    }
+    start
+}
+
+fn first_sentence_end(text: &str, from: usize, to: usize) -> usize {
+    let slice = &text[from..to];
+    let chars: Vec<(usize, char)> = slice.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        if ".!?".contains(c)
+            && chars.get(k + 1).is_none_or(|&(_, n)| n.is_whitespace())
+            && !abbreviation(slice, i)
+        {
+            return from + i;
+        }
+    }
+    to
+}
+
+/// "Dr." and other short capitalised abbreviations do not end a sentence.
+fn abbreviation(slice: &str, dot: usize) -> bool {
+    let word: String = slice[..dot]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphabetic())
+        .collect();
+    (1..=3).contains(&word.chars().count()) && word.chars().last().is_some_and(char::is_uppercase)
+}
+
+/// Where a cue sits in a range: the word indices it covers.
+fn find_cue(ws: &[Word<'_>], lex: &Lexicon) -> Option<(usize, usize, String)> {
+    let lower: Vec<String> = ws.iter().map(|w| w.text.to_lowercase()).collect();
+    let mut best: Option<(usize, usize, String)> = None;
+    for cue in lex.all_cues() {
+        let parts: Vec<&str> = cue.split_whitespace().collect();
+        if let Some(i) = (0..lower.len()).find(|&i| {
+            parts.len() <= lower.len() - i
+                && parts.iter().enumerate().all(|(k, p)| lower[i + k] == *p)
+        }) {
+            let better = best
+                .as_ref()
+                .is_none_or(|(b, e, _)| i < *b || (i == *b && i + parts.len() > *e));
+            if better {
+                best = Some((i, i + parts.len(), cue.to_string()));
+            }
+        }
+    }
+    best
+}
+
+/// A speaker as written at word `i` of `ws`: a name (its whole capitalised run), a pronoun,
+/// or an article plus role ("the minister", "la ministra").
+#[derive(Debug, Clone)]
+enum Who {
+    Name(String),
+    Pronoun(Option<Gender>, String),
+    Role(String, String),
+}
+
+fn who_at(text: &str, ws: &[Word<'_>], i: usize, people: &People, lex: &Lexicon) -> Option<Who> {
+    let w = ws[i].text;
+    let lw = w.to_lowercase();
+    if lex.pronouns.female.contains(&lw) {
+        return Some(Who::Pronoun(Some(Gender::Female), w.to_string()));
+    }
+    if lex.pronouns.male.contains(&lw) {
+        return Some(Who::Pronoun(Some(Gender::Male), w.to_string()));
+    }
+    if let Some(m) = people
+        .mentions
+        .iter()
+        .find(|m| m.start <= ws[i].start && ws[i].end <= m.end)
+    {
+        if !m.name.is_empty() && text[ws[i].start..ws[i].end] != *"" {
+            return Some(Who::Name(m.name.clone()));
+        }
+    }
+    let article =
+        i > 0 && ["the", "la", "el", "a", "an"].contains(&ws[i - 1].text.to_lowercase().as_str());
+    if article && lex.is_title(w) && !w.chars().next().is_some_and(char::is_uppercase) {
+        return Some(Who::Role(lw, format!("{} {}", ws[i - 1].text, w)));
+    }
+    None
+}
+
+/// Words that end the noun phrase after a cue ("said Mayor Ruiz at a briefing").
+const PHRASE_ENDS: &[&str] = &[
+    "at", "in", "on", "during", "after", "before", "while", "when", "from", "as", "of", "about",
+    "to", "en", "durante", "tras", "ante", "a", "al", "desde", "sobre", "mientras", "con", "that",
+    "que", "who", "quien", "which",
+];
+
+/// The speaker named in the noun phrase after a cue: the last name before the phrase ends, so
+/// that "said Corvane spokesman Patrick Ndiaye" gives Patrick Ndiaye and "advirtió el director
+/// de Protección Civil, Jacinto Olmedo" gives Jacinto Olmedo.
+fn phrase_after(
+    text: &str,
+    ws: &[Word<'_>],
+    from: usize,
+    people: &People,
+    lex: &Lexicon,
+) -> Option<Who> {
+    let mut last: Option<Who> = None;
+    let mut i = from;
+    while i < ws.len() && i < from + 14 {
+        if i > from {
+            let gap = &text[ws[i - 1].end..ws[i].start];
+            let lower = ws[i].text.chars().next().is_some_and(|c| !c.is_uppercase());
+            if gap.contains([',', ';', ':', '(', ')', '.'])
+                && (lower || last.is_some() && !gap.contains(','))
+            {
+                break;
+            }
+        }
+        let lw = ws[i].text.to_lowercase();
+        if i > from && (PHRASE_ENDS.contains(&lw.as_str()) || find_cue(&ws[i..=i], lex).is_some()) {
+            break;
+        }
+        if let Some(w) = who_at(text, ws, i, people, lex) {
+            let is_name = matches!(w, Who::Name(_));
+            // Skip to the end of the name.
+            if let Who::Name(ref n) = w {
+                let end = people
+                    .mentions
+                    .iter()
+                    .find(|m| m.start <= ws[i].start && ws[i].end <= m.end && m.name == *n)
+                    .map_or(ws[i].end, |m| m.end);
+                while i + 1 < ws.len() && ws[i + 1].end <= end {
+                    i += 1;
+                }
+            }
+            if is_name || last.is_none() {
+                last = Some(w);
+            }
+        }
+        i += 1;
+    }
+    last
+}
+
+/// Attribute span `n` from its own sentence. `previous` is the speaker of the quotation
+/// before in the paragraph, for a cue with its subject left out ("Y agregó: «...»").
+pub fn from_cue(
+    text: &str,
+    ctx: Context,
+    open_at: usize,
+    people: &People,
+    previous: Option<&Attribution>,
+) -> Option<Attribution> {
+    let lex = lexicon::get();
+    let after = words(text, ctx.after.0, ctx.after.1);
+    let before = words(text, ctx.before.0, ctx.before.1);
+    let subject = |ws: &[Word<'_>], upto: usize| {
+        (0..upto)
+            .rev()
+            .find_map(|i| who_at(text, ws, i, people, lex))
+    };
+    let found = |ws: &[Word<'_>], after_side: bool| -> Option<(Option<Who>, String)> {
+        let (c0, c1, cue) = find_cue(ws, lex)?;
+        let subject_before = subject(ws, c0);
+        let according = cue == "according to" || cue == "según";
+        let who = if according {
+            phrase_after(text, ws, c1, people, lex)
+        } else if after_side {
+            // `"...," she said` / `"...," said the minister`.
+            subject_before.or_else(|| phrase_after(text, ws, c1, people, lex))
+        } else {
+            subject_before
+        };
+        Some((who, cue))
+    };
+    let colon = text[ctx.before.0..ctx.before.1].trim_end().ends_with(':');
+    let (who, cue) = match found(&after, true).or_else(|| found(&before, false)) {
+        Some(hit) => hit,
+        // "la ministra fue tajante: «...»": a colon introduces speech by the clause's subject.
+        None if colon => (subject(&before, before.len()), String::new()),
+        None => return None,
+    };
+    let Some(who) = who else {
+        // A cue with no subject ("agregó", "—explicó—"): the speaker before, or the last person.
+        let name = previous
+            .map(|p| p.name.clone())
+            .or_else(|| people.last_before(open_at, None, None, lex))?;
+        return Some(Attribution {
+            as_written: String::new(),
+            name,
+            cue,
+            confidence: 0.7,
+        });
+    };
+    let (as_written, name, confidence) = match who {
+        Who::Name(n) => (n.clone(), people.fullest(&n), 0.95),
+        Who::Pronoun(g, w) => (w, people.last_before(open_at, None, g, lex)?, 0.8),
+        Who::Role(role, w) => {
+            let name = people
+                .last_before(open_at, Some(&role), None, lex)
+                .or_else(|| people.last_before(open_at, None, None, lex))?;
+            (w, name, 0.8)
+        }
+    };
+    Some(Attribution {
+        as_written,
+        name,
+        cue,
+        confidence,
+    })
+}
+
+/// Whether the words just before the quotation make it a name, title or word, not speech.
+pub fn names_not_speech(text: &str, ctx: Context) -> bool {
+    let lex = lexicon::get();
+    let before = text[ctx.before.0..ctx.before.1].trim_end().to_lowercase();
+    let ends_with = |p: &str| {
+        before.ends_with(p)
+            && before[..before.len() - p.len()]
+                .chars()
+                .last()
+                .is_none_or(|c| !c.is_alphanumeric())
+    };
+    if lex.not_speech.before.iter().any(|p| ends_with(p)) {
+        return true;
+    }
+    // "known among readers as «...»", "conocido entre sus lectores como «...»".
+    let recent: Vec<&str> = before.split_whitespace().rev().take(6).collect();
+    (ends_with("as") || ends_with("como"))
+        && recent.iter().any(|w| {
+            [
+                "known",
+                "nicknamed",
+                "conocido",
+                "conocida",
+                "apodado",
+                "apodada",
+            ]
+            .contains(w)
+        })
+}
+
+/// Whether any cue occurs in the quotation's sentence (from its start in the paragraph
+/// that begins at `paragraph_start`).
+pub fn has_cue(text: &str, ctx: Context, paragraph_start: usize) -> bool {
+    let lex = lexicon::get();
+    let from = last_sentence_start(text, paragraph_start, ctx.before.1);
+    find_cue(&words(text, from, ctx.before.1), lex).is_some()
+        || find_cue(&words(text, ctx.after.0, ctx.after.1), lex).is_some()
+}
