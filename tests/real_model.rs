@@ -473,3 +473,62 @@ fn hybrid_summary_only_leaves_words_out() {
     }
     assert!(json["generated_tokens"].as_u64().unwrap() > 0, "{json}");
 }
+
+/// Translation runs end to end with a real model: `translate` keeps every sentence, and
+/// `quotes --to` adds translations in the target language's marks without touching the quote.
+#[test]
+fn translate_and_quote_translation_run_with_a_real_model() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let dir = tempfile::tempdir().unwrap();
+    let es = dir.path().join("noticia.txt");
+    let text = "La alcaldesa Ana Ruiz habló el lunes.\n\n«Vamos a reconstruir el muelle antes del verano», dijo Ruiz.\n";
+    std::fs::write(&es, text).unwrap();
+    let out = cmd(&home)
+        .args([
+            "translate",
+            "--to",
+            "en",
+            "--format",
+            "json",
+            "-m",
+            ID,
+            "--offline",
+        ])
+        .arg(&es)
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["from"], "es");
+    let sentences = json["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 2, "{json}");
+    assert!(sentences
+        .iter()
+        .all(|s| !s["translation"].as_str().unwrap().is_empty()));
+
+    let json = run_json(
+        &home,
+        &[
+            "quotes",
+            "--to",
+            "en",
+            "--format",
+            "json",
+            "-m",
+            ID,
+            "--offline",
+        ],
+        &es,
+    );
+    let q = &json["quotes"][0];
+    assert_eq!(q["text"], "Vamos a reconstruir el muelle antes del verano");
+    assert_eq!(q["speaker"]["name"], "Ana Ruiz");
+    assert_eq!(q["lang"], "es");
+    let t = q["translation"].as_str().unwrap();
+    assert!(
+        t.starts_with('“') && t.ends_with('”') && t.chars().count() > 4,
+        "{t}"
+    );
+}

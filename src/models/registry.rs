@@ -53,6 +53,8 @@ pub struct TranslatePrompts {
     pub text: String,
     /// A quotation; may use `{speaker}` and `{context}` (the sentence around it).
     pub quote: String,
+    /// The attribution after a quotation that opens a line ("agregó.").
+    pub attribution: String,
 }
 
 /// One instruction per summary style; each may use `{sentences}` and `{words}`.
@@ -118,6 +120,12 @@ impl Prompts {
             &self.translate.quote,
             &langs,
             &["{from}", "{to}", "{text}", "{speaker}", "{context}"],
+        )?;
+        check(
+            "translate.attribution",
+            &self.translate.attribution,
+            &langs,
+            &langs,
         )
     }
 }
@@ -631,7 +639,8 @@ sources = [{ kind = "local", path = "$TINY_DIR/tiny.gguf" }]
                  language = \"{{lang}}\"\nshorten = \"{{sentence}}\"\n[prompts.style]\n\
                  highlights = \"h\"\nparagraph = \"p\"\nbullets = \"b\"\n\
                  [prompts.translate]\nsystem = \"t\"\ntext = \"{{from}} {{to}} {{text}}\"\n\
-                 quote = \"{{from}} {{to}} {{text}} {{speaker}}\"\n"
+                 quote = \"{{from}} {{to}} {{text}} {{speaker}}\"\n\
+                 attribution = \"{{from}} {{to}} {{text}}\"\n"
             )
         };
         assert!(parse(&prompts("{article} {instruction}")).is_ok());

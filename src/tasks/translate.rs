@@ -46,15 +46,42 @@ impl Translator<'_> {
                 seconds: 0.0,
             });
         }
-        let p = &self.loaded.spec.prompts.translate;
-        let user = fill(&p.text, from, to, text, "", "");
-        let system = fill(&p.system, from, to, "", "", "");
-        let out = self.ask(&system, &user, text)?;
+        // Marks the model knows from the target language's text survive translation more often
+        // than «» or „“, which it tends to drop: hand it the text in the target's marks.
+        let (open, close) = if to.code == "en" {
+            ("\"", "\"")
+        } else {
+            marks(to)
+        };
+        let marked = recast_marks(text, open, close);
+        let whole = self.plain(&marked, from, to)?;
+        let lost_marks = has_marks(text) && !has_marks(&whole);
+        let out = match leading_quote(text).filter(|_| lost_marks) {
+            Some((quote, comma, narration)) => {
+                // `«Quote», agregó.`: small models can drop the marks (and the attribution) of a
+                // line that opens with a quotation; then the two are translated apart and
+                // rejoined in the target language's marks.
+                let q = self.plain(quote, from, to)?;
+                let p = &self.loaded.spec.prompts.translate;
+                let user = fill(&p.attribution, from, to, narration, "", "");
+                let system = fill(&p.system, from, to, "", "", "");
+                let n = self.ask(&system, &user, narration)?;
+                join_quote(&q, comma, &n, narration, to)
+            }
+            None => whole,
+        };
         Ok(Translated {
             source: text.to_string(),
             translation: out,
             seconds: start.elapsed().as_secs_f64(),
         })
+    }
+
+    fn plain(&mut self, text: &str, from: Lang, to: Lang) -> Result<String> {
+        let p = &self.loaded.spec.prompts.translate;
+        let user = fill(&p.text, from, to, text, "", "");
+        let system = fill(&p.system, from, to, "", "", "");
+        self.ask(&system, &user, text)
     }
 
     /// Translate a quotation said by `speaker` in the sentence `context`; the answer comes in
@@ -136,6 +163,95 @@ fn fill(template: &str, from: Lang, to: Lang, text: &str, speaker: &str, context
     out
 }
 
+/// `text` with each quotation's marks replaced by `open` and `close` (the quoted words and
+/// everything else unchanged).
+fn recast_marks(text: &str, open: &str, close: &str) -> String {
+    let spans = crate::text::quotes::marks::find(text);
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut at = 0;
+    for s in spans.iter().filter(|s| s.closed && s.narration.is_none()) {
+        if s.open_at < at {
+            continue;
+        }
+        out.push_str(&text[at..s.open_at]);
+        out.push_str(open);
+        out.push_str(&text[s.start..s.end]);
+        out.push_str(close);
+        at = s.close_at;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Whether `s` holds a quotation mark (an apostrophe inside a word is not one).
+pub fn has_marks(s: &str) -> bool {
+    const MARKS: &[char] = &[
+        '"', '“', '”', '«', '»', '„', '‘', '’', '\'', '‹', '›', '「', '」',
+    ];
+    s.char_indices().any(|(i, c)| {
+        let inside_word = matches!(c, '\'' | '’')
+            && s[..i].ends_with(char::is_alphanumeric)
+            && s[i + c.len_utf8()..].starts_with(char::is_alphanumeric);
+        MARKS.contains(&c) && !inside_word
+    })
+}
+
+/// A line that opens with a closed quotation followed by a short attribution: the quoted
+/// words, whether a comma followed the quotation, and the attribution.
+fn leading_quote(text: &str) -> Option<(&str, bool, &str)> {
+    let spans = crate::text::quotes::marks::find(text);
+    let first = spans.first()?;
+    let opens_line = text[..first.open_at].trim().is_empty();
+    if !opens_line || !first.closed || first.narration.is_some() || spans.len() > 1 {
+        return None;
+    }
+    let rest = text[first.close_at..].trim_start();
+    let comma = rest.starts_with(',');
+    let narration = rest.trim_start_matches([',', ' ']).trim();
+    let words = narration.split_whitespace().count();
+    (1..=8)
+        .contains(&words)
+        .then_some((&text[first.start..first.end], comma, narration))
+}
+
+/// Rejoin a translated quotation and attribution in the target language's marks: the comma
+/// goes inside the marks in English, outside in the other languages.
+fn join_quote(
+    quote: &str,
+    comma: bool,
+    narration: &str,
+    source_narration: &str,
+    to: Lang,
+) -> String {
+    let (open, close) = if to.code == "en" {
+        ("\"", "\"")
+    } else {
+        marks(to)
+    };
+    let quote = strip_marks(quote);
+    let narration = strip_marks(narration);
+    // The attribution goes on the writer's sentence: lower-case, unless it opens with a name.
+    let starts_with_name = narration
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| source_narration.contains(w.trim_matches(|c: char| !c.is_alphanumeric())));
+    let narration = match narration.chars().next() {
+        Some(c) if c.is_uppercase() && !starts_with_name => {
+            c.to_lowercase().collect::<String>() + &narration[c.len_utf8()..]
+        }
+        _ => narration.to_string(),
+    };
+    if !comma {
+        return format!("{open}{quote}{close} {narration}");
+    }
+    let quote = quote.trim_end_matches(['.', ',']);
+    if to.code == "en" {
+        format!("{open}{quote},{close} {narration}")
+    } else {
+        format!("{open}{quote}{close}, {narration}")
+    }
+}
+
 /// The text without quotation marks the model put around it.
 fn strip_marks(text: &str) -> &str {
     const MARKS: &[char] = &[
@@ -163,5 +279,34 @@ mod tests {
         assert_eq!(marks(en), ("“", "”"));
         assert_eq!(strip_marks("«Hola»"), "Hola");
         assert_eq!(strip_marks(" \"It's fine\" "), "It's fine");
+    }
+
+    #[test]
+    fn marks_are_recast_and_nothing_else_changes() {
+        assert_eq!(
+            recast_marks("Dijo «no» y „ja“ hoy.", "\"", "\""),
+            "Dijo \"no\" y \"ja\" hoy."
+        );
+        assert_eq!(recast_marks("Sin comillas.", "«", "»"), "Sin comillas.");
+        assert_eq!(
+            recast_marks("Abierta «sin cierre", "\"", "\""),
+            "Abierta «sin cierre"
+        );
+    }
+
+    #[test]
+    fn a_line_opening_with_a_quotation_is_split_and_rejoined() {
+        let (q, comma, n) = leading_quote("«Ya no lo son», agregó.").unwrap();
+        assert_eq!((q, comma, n), ("Ya no lo son", true, "agregó."));
+        assert!(leading_quote("Miller dijo: «Hola».").is_none());
+        let en = Lang::parse("en").unwrap();
+        assert_eq!(
+            join_quote("They are not anymore.", true, "He added.", "agregó.", en),
+            "\"They are not anymore,\" he added."
+        );
+        assert_eq!(
+            join_quote("We will work hard", true, "Hu said.", "afirmó Hu.", en),
+            "\"We will work hard,\" Hu said."
+        );
     }
 }

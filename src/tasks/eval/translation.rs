@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::tasks::bench::median;
-use crate::tasks::translate::Translator;
+use crate::tasks::translate::{has_marks, Translator};
 use crate::text::facts;
 use crate::text::lang::Lang;
 use crate::text::mt_metrics;
@@ -37,18 +37,6 @@ pub struct LineResult {
     pub reference: String,
     pub translation: String,
     pub seconds: f64,
-}
-
-const MARKS: &[char] = &['"', '“', '”', '«', '»', '„', '‘', '’', '\''];
-
-fn has_marks(s: &str) -> bool {
-    // An apostrophe inside a word is not a quotation mark.
-    s.char_indices().any(|(i, c)| {
-        MARKS.contains(&c)
-            && !(matches!(c, '\'' | '’')
-                && s[..i].ends_with(char::is_alphanumeric)
-                && s[i + c.len_utf8()..].starts_with(char::is_alphanumeric))
-    })
 }
 
 /// Translate each source line and score against its reference.
