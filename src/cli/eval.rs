@@ -1,4 +1,5 @@
-//! `summarise eval summarization`: score summaries against reference highlights.
+//! `summarise eval summarization|translation|quotes`: the evaluations on the command line;
+//! the scoring lives in `tasks::eval`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -105,8 +106,8 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
             format,
         } => {
             let mut pairs = match (&src, &reference, &jsonl) {
-                (Some(s), Some(r), None) => read_aligned(s, r)?,
-                (None, None, Some(j)) => read_jsonl_pairs(j, &src_key, &ref_key)?,
+                (Some(s), Some(r), None) => eval::translation::read_aligned(s, r)?,
+                (None, None, Some(j)) => eval::translation::read_jsonl(j, &src_key, &ref_key)?,
                 _ => {
                     return Err(crate::error::Error::Usage(
                         "give --src and --ref, or --jsonl (with --src-key and --ref-key)".into(),
@@ -292,64 +293,4 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
                 .at("<stdout>")
         }
     }
-}
-
-/// Aligned source and reference lines; a count mismatch names both files.
-fn read_aligned(
-    src: &std::path::Path,
-    reference: &std::path::Path,
-) -> Result<Vec<(String, String)>> {
-    let s = std::fs::read_to_string(src).at(src)?;
-    let r = std::fs::read_to_string(reference).at(reference)?;
-    let (s, r): (Vec<&str>, Vec<&str>) = (s.lines().collect(), r.lines().collect());
-    if s.len() != r.len() || s.is_empty() {
-        return Err(crate::error::Error::Input {
-            source_name: format!("{} and {}", src.display(), reference.display()),
-            message: format!(
-                "must hold the same number of lines, at least one (they hold {} and {})",
-                s.len(),
-                r.len()
-            ),
-        });
-    }
-    Ok(s.into_iter()
-        .zip(r)
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect())
-}
-
-/// Source and reference from the fields `src_key` and `ref_key` of each JSON line.
-fn read_jsonl_pairs(
-    path: &std::path::Path,
-    src_key: &str,
-    ref_key: &str,
-) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).at(path)?;
-    let mut out = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let bad = |what: &str| {
-            crate::error::Error::Input {
-            source_name: format!("{}:{}", path.display(), i + 1),
-            message: format!("{what}; each line must be a JSON object with string fields `{src_key}` and `{ref_key}`"),
-        }
-        };
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(&format!("not JSON ({e})")))?;
-        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-        match (field(src_key), field(ref_key)) {
-            (Some(s), Some(r)) => out.push((s, r)),
-            _ => return Err(bad("a field is missing or not a string")),
-        }
-    }
-    if out.is_empty() {
-        return Err(crate::error::Error::Input {
-            source_name: path.display().to_string(),
-            message: "holds no lines".into(),
-        });
-    }
-    Ok(out)
 }

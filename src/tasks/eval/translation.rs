@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{IoContext, Result};
 use crate::tasks::bench::median;
 use crate::tasks::translate::{has_marks, Translator};
 use crate::text::facts;
@@ -91,6 +91,66 @@ pub fn evaluate(
         names_kept: share(names, pairs.len()),
         marks_kept: share(marks_kept, marked),
     })
+}
+
+/// Aligned source and reference lines; a count mismatch names both files.
+pub fn read_aligned(
+    src: &std::path::Path,
+    reference: &std::path::Path,
+) -> Result<Vec<(String, String)>> {
+    let s = std::fs::read_to_string(src).at(src)?;
+    let r = std::fs::read_to_string(reference).at(reference)?;
+    let (s, r): (Vec<&str>, Vec<&str>) = (s.lines().collect(), r.lines().collect());
+    if s.len() != r.len() || s.is_empty() {
+        return Err(crate::error::Error::Input {
+            source_name: format!("{} and {}", src.display(), reference.display()),
+            message: format!(
+                "must hold the same number of lines, at least one (they hold {} and {})",
+                s.len(),
+                r.len()
+            ),
+        });
+    }
+    Ok(s.into_iter()
+        .zip(r)
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect())
+}
+
+/// Source and reference from the fields `src_key` and `ref_key` of each JSON line.
+pub fn read_jsonl(
+    path: &std::path::Path,
+    src_key: &str,
+    ref_key: &str,
+) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).at(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = |what: &str| {
+            crate::error::Error::Input {
+            source_name: format!("{}:{}", path.display(), i + 1),
+            message: format!("{what}; each line must be a JSON object with string fields `{src_key}` and `{ref_key}`"),
+        }
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(&format!("not JSON ({e})")))?;
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        match (field(src_key), field(ref_key)) {
+            (Some(s), Some(r)) => out.push((s, r)),
+            _ => return Err(bad("a field is missing or not a string")),
+        }
+    }
+    if out.is_empty() {
+        return Err(crate::error::Error::Input {
+            source_name: path.display().to_string(),
+            message: "holds no lines".into(),
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
