@@ -47,6 +47,30 @@ pub fn render<'a>(kind: TemplateKind, prompt: &Prompt<'a>) -> Vec<Piece<'a>> {
     }
 }
 
+/// `template` with each `{name}` of `values` replaced, in one pass: a value that itself holds
+/// "{name}" (an article quoting a placeholder) is kept as written. Unknown braces stay.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let extra: usize = values.iter().map(|(_, v)| v.len()).sum();
+    let mut out = String::with_capacity(template.len() + extra);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let tail = &rest[open..];
+        match values.iter().find(|(k, _)| tail.starts_with(k)) {
+            Some((k, v)) => {
+                out.push_str(v);
+                rest = &tail[k.len()..];
+            }
+            None => {
+                out.push('{');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Tokenize rendered pieces, with BOS first when the model wants one.
 pub fn encode(tokenizer: &Tokenizer, pieces: &[Piece<'_>]) -> Result<Vec<u32>> {
     let mut ids = Vec::new();
@@ -66,6 +90,13 @@ pub fn encode(tokenizer: &Tokenizer, pieces: &[Piece<'_>]) -> Result<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fill_replaces_once_and_keeps_unknown_braces() {
+        let v = [("{a}", "x {b}"), ("{b}", "y")];
+        assert_eq!(fill("{a}-{b}-{c}", &v), "x {b}-y-{c}");
+        assert_eq!(fill("no braces", &v), "no braces");
+    }
 
     #[test]
     fn chatml_keeps_user_text_apart_from_markup() {

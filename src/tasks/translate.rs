@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::generate::template;
 use crate::tasks::model::Loaded;
 use crate::text::lang::Lang;
 use crate::text::sentences;
@@ -135,32 +136,16 @@ impl Translator<'_> {
 }
 
 fn fill(template: &str, from: Lang, to: Lang, text: &str, speaker: &str, context: &str) -> String {
-    // One pass, so a text holding "{to}" stays as written.
-    let mut out = String::with_capacity(template.len() + text.len() + context.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let tail = &rest[open..];
-        let pairs: [(&str, &str); 5] = [
+    template::fill(
+        template,
+        &[
             ("{from}", from.name),
             ("{to}", to.name),
             ("{text}", text),
             ("{speaker}", speaker),
             ("{context}", context),
-        ];
-        match pairs.iter().find(|(k, _)| tail.starts_with(k)) {
-            Some((k, v)) => {
-                out.push_str(v);
-                rest = &tail[k.len()..];
-            }
-            None => {
-                out.push('{');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+        ],
+    )
 }
 
 /// `text` with each quotation's marks replaced by `open` and `close` (the quoted words and

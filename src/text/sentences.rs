@@ -51,6 +51,13 @@ fn push(out: &mut Vec<String>, chars: &[char]) {
     }
 }
 
+/// Whether `s` ends like a sentence: `.`, `!` or `?`, perhaps followed by closing quotes or a
+/// bracket.
+pub fn ends_sentence(s: &str) -> bool {
+    s.trim_end_matches(['"', '\'', '”', '’', ')'])
+        .ends_with(['.', '!', '?'])
+}
+
 /// `text` with one sentence per line, as ROUGE-Lsum reads it.
 pub fn one_per_line(text: &str) -> String {
     split(text).join("\n")

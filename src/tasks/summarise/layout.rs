@@ -68,10 +68,7 @@ pub fn tidy_copy(copy: &str, sentence: &str) -> String {
             text = first.to_uppercase().collect::<String>() + &text[first.len_utf8()..];
         }
     }
-    let closed = text
-        .trim_end_matches(['"', '\'', '’', '”', ')'])
-        .ends_with(['.', '!', '?']);
-    if !closed {
+    if !crate::text::sentences::ends_sentence(&text) {
         // An open quotation is closed rather than left hanging.
         let opens = text.matches(['“', '‘']).count();
         let closes = text.matches(['”', '’']).count();

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::engine::device;
 use crate::error::{Error, Result};
 use crate::generate::copy::{self, CopyConfig};
-use crate::generate::StopReason;
+use crate::generate::{template, StopReason};
 use crate::tasks::model::{Loaded, ModelReport, ModelSpec};
 use crate::text::clean::{Cleaner, Removed};
 use crate::text::input::Article;
@@ -271,12 +271,11 @@ impl Summariser {
         work: &mut Work,
     ) -> Result<String> {
         let l = self.loaded(Mode::Hybrid)?;
-        let user = l
-            .spec
-            .prompts
-            .shorten
-            .replace("{words}", &options.words.to_string())
-            .replace("{sentence}", sentence);
+        let words = options.words.to_string();
+        let user = template::fill(
+            &l.spec.prompts.shorten,
+            &[("{words}", &words), ("{sentence}", sentence)],
+        );
         let ids = l.encode(&l.spec.prompts.system, &user, "")?;
         let source = l.model.tokenizer.encode(sentence, false, false)?;
         let config = CopyConfig {
@@ -334,12 +333,12 @@ fn whole_sentences(text: &str, stop: StopReason) -> String {
     if matches!(stop, StopReason::Stop) {
         return text.to_string();
     }
-    let ends_sentence = |s: &str| {
-        s.trim_end_matches(['"', '\'', '”', '’', ')'])
-            .ends_with(['.', '!', '?'])
-    };
     let mut sentences = crate::text::sentences::split(text);
-    if sentences.len() > 1 && !sentences.last().is_some_and(|s| ends_sentence(s)) {
+    if sentences.len() > 1
+        && !sentences
+            .last()
+            .is_some_and(|s| crate::text::sentences::ends_sentence(s))
+    {
         sentences.pop();
         // Keep the writer's own spacing: cut the text at the end of the last whole sentence.
         if let Some(last) = sentences.last() {

@@ -1,5 +1,6 @@
 //! The summary request: the registry's prompt texts filled in for one article and its options.
 
+use crate::generate::template;
 use crate::models::registry::Prompts;
 
 use super::options::{Style, SummaryOptions};
@@ -25,24 +26,10 @@ pub fn request(prompts: &Prompts, options: &SummaryOptions, article: &str) -> Re
     if let Some(lang) = options.lang {
         instruction.push_str(&prompts.language.replace("{lang}", lang.name));
     }
-    // One pass over the template, so an article holding "{instruction}" stays as written.
-    let mut user = String::with_capacity(prompts.user.len() + article.len() + instruction.len());
-    let mut rest = prompts.user.as_str();
-    while let Some(open) = rest.find('{') {
-        user.push_str(&rest[..open]);
-        let tail = &rest[open..];
-        if let Some(t) = tail.strip_prefix("{article}") {
-            user.push_str(article);
-            rest = t;
-        } else if let Some(t) = tail.strip_prefix("{instruction}") {
-            user.push_str(&instruction);
-            rest = t;
-        } else {
-            user.push('{');
-            rest = &tail[1..];
-        }
-    }
-    user.push_str(rest);
+    let user = template::fill(
+        &prompts.user,
+        &[("{article}", article), ("{instruction}", &instruction)],
+    );
     Request {
         system: prompts.system.clone(),
         user,

@@ -66,14 +66,17 @@ pub fn find(text: &str) -> Vec<Quote> {
     let mut found: Vec<Option<Attribution>> = Vec::with_capacity(spans.len());
     let mut keep: Vec<bool> = Vec::with_capacity(spans.len());
     let mut contexts: Vec<Context> = Vec::with_capacity(spans.len());
+    let kinds: Vec<Kind> = spans
+        .iter()
+        .map(|s| kind(text, s, paragraphs[s.paragraph].0))
+        .collect();
     for (n, s) in spans.iter().enumerate() {
         let paragraph = paragraphs[s.paragraph];
         let ctx = attribution::context(text, &spans, n, paragraph);
         contexts.push(ctx);
         let words = text[s.start..s.end].split_whitespace().count();
         // A few words inside the writer's sentence with no cue: a scare quote, name or title.
-        let short = words <= lex.not_speech.max_words_without_cue
-            && kind(text, s, paragraph.0) != Kind::Direct;
+        let short = words <= lex.not_speech.max_words_without_cue && kinds[n] != Kind::Direct;
         let not_speech = attribution::names_not_speech(text, ctx) && words <= 8;
         let scare = short && !attribution::has_cue(text, ctx, paragraph.0);
         keep.push(!(not_speech || scare));
@@ -137,9 +140,10 @@ pub fn find(text: &str) -> Vec<Quote> {
     }
     spans
         .iter()
+        .zip(kinds)
         .zip(found)
         .zip(keep)
-        .filter_map(|((s, who), keep)| {
+        .filter_map(|(((s, kind), who), keep)| {
             let who = who.filter(|_| keep)?;
             let confidence = if s.closed {
                 who.confidence
@@ -158,7 +162,7 @@ pub fn find(text: &str) -> Vec<Quote> {
                     name: who.name,
                 }),
                 cue: who.cue,
-                kind: kind(text, s, paragraphs[s.paragraph].0),
+                kind,
                 confidence: (confidence * 100.0).round() / 100.0,
             })
         })
