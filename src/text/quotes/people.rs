@@ -232,6 +232,12 @@ pub fn mentions(text: &str) -> Vec<Mention> {
     out
 }
 
+/// Whether a name holds a word of an organisation or place ("Kellerton Film Festival").
+fn organisation(full: &str, lex: &Lexicon) -> bool {
+    full.split_whitespace()
+        .any(|w| lex.names.organisations.contains(&w.to_lowercase()))
+}
+
 /// Gender a person's titles state, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gender {
@@ -242,13 +248,40 @@ pub enum Gender {
 /// The people an article names, for resolving short forms.
 pub struct People {
     pub mentions: Vec<Mention>,
+    /// The fullest name of each mention, in the same order.
+    full: Vec<String>,
 }
 
 impl People {
     pub fn of(text: &str) -> People {
-        People {
+        let mut people = People {
             mentions: mentions(text),
-        }
+            full: Vec::new(),
+        };
+        people.full = people
+            .mentions
+            .iter()
+            .map(|m| people.fullest(&m.name))
+            .collect();
+        people
+    }
+
+    /// Mentions with their fullest names, last first, up to byte `at`.
+    fn before(&self, at: usize) -> impl Iterator<Item = (&Mention, &String)> {
+        self.mentions
+            .iter()
+            .zip(&self.full)
+            .rev()
+            .filter(move |(m, _)| m.end <= at)
+    }
+
+    /// Every mention of the person whose fullest name is `full`.
+    fn mentions_of<'a>(&'a self, full: &'a str) -> impl Iterator<Item = &'a Mention> {
+        self.mentions
+            .iter()
+            .zip(&self.full)
+            .filter(move |(_, f)| *f == full)
+            .map(|(m, _)| m)
     }
 
     /// The fullest name the article gives for `name`: the longest mentioned name that ends
@@ -270,9 +303,7 @@ impl People {
 
     /// Whether any mention of the person `full` has a title.
     fn titled(&self, full: &str) -> bool {
-        self.mentions
-            .iter()
-            .any(|m| !m.titles.is_empty() && self.fullest(&m.name) == full)
+        self.mentions_of(full).any(|m| !m.titles.is_empty())
     }
 
     /// Gender stated by any title of `name` (its fullest form), else by a common first name.
@@ -296,11 +327,7 @@ impl People {
     }
 
     fn gender_by_title(&self, full: &str, lex: &Lexicon) -> Option<Gender> {
-        for m in self
-            .mentions
-            .iter()
-            .filter(|m| self.fullest(&m.name) == *full)
-        {
+        for m in self.mentions_of(full) {
             for t in &m.titles {
                 if lex.names.female.contains(t) {
                     return Some(Gender::Female);
@@ -325,55 +352,40 @@ impl People {
         if role.is_none() && gender.is_none() {
             // Anyone will do: first someone the text shows to be a person (a title, a known
             // first name), then any name of two words or more.
-            let evident = self
-                .mentions
-                .iter()
-                .rev()
-                .filter(|m| m.end <= at)
-                .find(|m| {
-                    let full = self.fullest(&m.name);
-                    let first = full.split_whitespace().next().unwrap_or("").to_lowercase();
-                    let organisation = full
-                        .split_whitespace()
-                        .any(|w| lex.names.organisations.contains(&w.to_lowercase()));
-                    !organisation
-                        && (self.titled(&full)
-                            || lex.names.female_first.contains(&first)
-                            || lex.names.male_first.contains(&first))
-                });
-            if let Some(m) = evident {
-                return Some(self.fullest(&m.name));
+            let evident = self.before(at).find(|(_, full)| {
+                let first = full.split_whitespace().next().unwrap_or("").to_lowercase();
+                !organisation(full, lex)
+                    && (self.titled(full)
+                        || lex.names.female_first.contains(&first)
+                        || lex.names.male_first.contains(&first))
+            });
+            if let Some((_, full)) = evident {
+                return Some(full.clone());
             }
         }
-        let candidates = self.mentions.iter().rev().filter(|m| m.end <= at);
         let mut fallback = None;
-        for m in candidates {
-            let full = self.fullest(&m.name);
-            let organisation = full
-                .split_whitespace()
-                .any(|w| lex.names.organisations.contains(&w.to_lowercase()));
-            let personlike =
-                !organisation && (!m.titles.is_empty() || full.split_whitespace().count() >= 2);
+        for (m, full) in self.before(at) {
+            let personlike = !organisation(full, lex)
+                && (!m.titles.is_empty() || full.split_whitespace().count() >= 2);
             if !personlike {
                 continue;
             }
             if let Some(role) = role {
-                let has = self
-                    .mentions
-                    .iter()
-                    .any(|o| self.fullest(&o.name) == full && o.titles.iter().any(|t| t == role));
-                if has {
-                    return Some(full);
+                if self
+                    .mentions_of(full)
+                    .any(|o| o.titles.iter().any(|t| t == role))
+                {
+                    return Some(full.clone());
                 }
                 continue;
             }
-            match (gender, self.gender(&full, lex)) {
-                (Some(g), Some(h)) if g == h => return Some(full),
+            match (gender, self.gender(full, lex)) {
+                (Some(g), Some(h)) if g == h => return Some(full.clone()),
                 (Some(_), Some(_)) => continue,
                 (Some(_), None) => {
-                    fallback.get_or_insert(full);
+                    fallback.get_or_insert_with(|| full.clone());
                 }
-                (None, _) => return Some(full),
+                (None, _) => return Some(full.clone()),
             }
         }
         fallback
