@@ -17,34 +17,14 @@ of its pairs, so the Rust test does not repeat the selection rules; `pairs` hold
 alone as a one-line corpus.
 """
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+import evalvenv
 
 SACREBLEU = "2.4.3"
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = ROOT / "tests/fixtures/mt/pairs.json"
 OUT = ROOT / "tests/fixtures/mt/expected.json"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "summarise"
-VENV = CACHE / "eval-venv"
-
-
-def ensure_venv():
-    py = VENV / "bin" / "python"
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    check = "import sacrebleu, sys; sys.exit(sacrebleu.__version__ != sys.argv[1])"
-    # cwd=ROOT: `-c` and `-m` put the working directory on sys.path, where stray files could
-    # shadow modules.
-    if subprocess.run([str(py), "-c", check, SACREBLEU], cwd=ROOT, capture_output=True).returncode:
-        subprocess.run(
-            [str(py), "-m", "pip", "install", "--quiet", f"sacrebleu=={SACREBLEU}"],
-            cwd=ROOT,
-            check=True,
-        )
-    return py
-
 
 def subsets(pairs):
     """(name, description, indices) for every corpus scored besides the single pairs."""
@@ -77,10 +57,7 @@ def compact_json(out):
 
 
 def main():
-    if os.environ.get("MT_FIXTURES_INNER") != "1":
-        py = ensure_venv()
-        env = dict(os.environ, MT_FIXTURES_INNER="1")
-        sys.exit(subprocess.run([str(py), str(Path(__file__).resolve())], env=env).returncode)
+    evalvenv.run_inside("sacrebleu", SACREBLEU)
 
     import sacrebleu
     from sacrebleu.metrics import BLEU, CHRF

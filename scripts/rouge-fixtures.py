@@ -3,30 +3,18 @@
 Porter stemming) for the reference/candidate pairs of tests/fixtures/rouge/cases.json, texts we
 wrote. Sentences are split one per line by the evaluation protocol's rule before scoring.
 
-Usage: python3 scripts/rouge-fixtures.py   (uses the rouge-score venv of scripts/eval-models.py,
-${XDG_CACHE_HOME:-~/.cache}/summarise/eval-venv, creating it with pip when missing)
+Usage: python3 scripts/rouge-fixtures.py   (runs in the evaluation venv of scripts/evalvenv.py,
+${XDG_CACHE_HOME:-~/.cache}/summarise/eval-venv, installing rouge-score 0.1.2 when missing)
 """
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+import evalvenv
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests/fixtures/rouge/cases.json"
 OUT = ROOT / "tests/fixtures/rouge/expected.json"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "summarise"
-VENV = CACHE / "eval-venv"
-
-
-def ensure_venv():
-    py = VENV / "bin" / "python"
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "--quiet", "rouge-score==0.1.2"], check=True)
-    return py
-
 
 # The protocol: split after . ! ? followed by whitespace and an upper-case letter, digit or quote.
 SPLIT = re.compile(r'(?<=[.!?])["\')]*\s+(?=[A-Z0-9"\'])')
@@ -37,10 +25,7 @@ def one_per_line(text):
 
 
 def main():
-    if os.environ.get("ROUGE_FIXTURES_INNER") != "1":
-        py = ensure_venv()
-        env = dict(os.environ, ROUGE_FIXTURES_INNER="1")
-        sys.exit(subprocess.run([str(py), __file__], env=env).returncode)
+    evalvenv.run_inside("rouge-score", "0.1.2")
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeLsum"], use_stemmer=True)
