@@ -24,6 +24,12 @@ pub trait CausalLm {
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]>;
     /// Forget all cached positions.
     fn reset(&mut self);
+    /// How many leading `tokens` already have their keys and values cached from an earlier
+    /// request and can stay for a request of `positions` positions; the request then runs
+    /// only the rest. Implementations that do not track their cache say 0.
+    fn cached_prefix(&self, _tokens: &[u32], _positions: usize) -> usize {
+        0
+    }
 }
 
 /// Which implementation runs the network.
@@ -179,5 +185,11 @@ impl CausalLm for native::Decoder {
         native::Decoder::forward(self, tokens, pos).map_err(Error::Engine)
     }
 
-    fn reset(&mut self) {}
+    fn reset(&mut self) {
+        self.forget();
+    }
+
+    fn cached_prefix(&self, tokens: &[u32], positions: usize) -> usize {
+        native::Decoder::cached_prefix(self, tokens, positions)
+    }
 }

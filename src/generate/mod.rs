@@ -47,6 +47,8 @@ pub struct Generation {
     pub text: String,
     /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Leading prompt tokens whose keys and values were kept from the previous request.
+    pub cached_tokens: usize,
     /// Tokens generated (stop token excluded).
     pub generated_tokens: usize,
     /// Seconds spent on the prompt (to the first sampled token).
@@ -58,9 +60,9 @@ pub struct Generation {
 }
 
 impl Generation {
-    /// Prompt tokens per second.
+    /// Prompt tokens run per second (cached ones are not run).
     pub fn prefill_tok_s(&self) -> f64 {
-        rate(self.prompt_tokens, self.prefill_secs)
+        rate(self.prompt_tokens - self.cached_tokens, self.prefill_secs)
     }
 
     /// Generated tokens per second, after the first one.
@@ -141,9 +143,16 @@ pub fn generate(
     let mut text_ends: Vec<usize> = Vec::with_capacity(config.max_tokens);
 
     let start = Instant::now();
-    lm.reset();
-    lm.reserve((prompt.len() + config.max_tokens).min(context))?;
-    let mut next = sampler.sample(lm.forward(prompt, 0)?, &generated)?;
+    let positions = (prompt.len() + config.max_tokens).min(context);
+    // A prompt that opens like the last request's (the same system turn and instructions)
+    // keeps those positions' keys and values and runs only the rest; one token always runs,
+    // for its logits.
+    let cached = lm.cached_prefix(prompt, positions).min(prompt.len() - 1);
+    if cached == 0 {
+        lm.reset();
+        lm.reserve(positions)?;
+    }
+    let mut next = sampler.sample(lm.forward(&prompt[cached..], cached)?, &generated)?;
     let prefill_secs = start.elapsed().as_secs_f64();
     let decode_start = Instant::now();
 
@@ -182,6 +191,7 @@ pub fn generate(
     Ok(Generation {
         text,
         prompt_tokens: prompt.len(),
+        cached_tokens: cached,
         generated_tokens: generated.len(),
         prefill_secs,
         decode_secs: decode_start.elapsed().as_secs_f64(),

@@ -251,6 +251,16 @@ impl LayerCache {
         }
     }
 
+    /// Whether positions `0..keep` can still be attended to after `written` positions were
+    /// stored: always for a full cache; for a sliding window, only while the slots of the
+    /// window before `keep` have not been taken by later positions.
+    pub(crate) fn holds(&self, keep: usize, written: usize) -> bool {
+        match self.window {
+            None => true,
+            Some(w) => written <= keep.max(w) - w + self.slots,
+        }
+    }
+
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
         (self.k.len() + self.v.len()) * std::mem::size_of::<f32>()
@@ -268,6 +278,21 @@ mod tests {
             k_dim: 2,
             v_dim: 2,
         }
+    }
+
+    #[test]
+    fn a_window_holds_a_prefix_until_its_slots_are_reused() {
+        // Window 4, chunk 2: six slots, position p in slot p % 6.
+        let c = LayerCache::new(heads(), 100, Some(4), 2);
+        // Nothing past slot 6 written: every prefix is intact.
+        assert!(c.holds(3, 6));
+        // Position 6 took slot 0; a prefix of 3 needs positions 0..3 for its window.
+        assert!(!c.holds(3, 7));
+        // A prefix of 10 needs positions 6..10, all written after slot reuse began.
+        assert!(c.holds(10, 12));
+        assert!(!c.holds(10, 13));
+        // A full cache always holds.
+        assert!(LayerCache::new(heads(), 100, None, 2).holds(3, 90));
     }
 
     #[test]

@@ -22,6 +22,8 @@ use weights::{Layer, Tensors};
 
 /// Tokens per prefill step: bounds the scratch memory of a long prompt.
 pub const DEFAULT_CHUNK: usize = 256;
+/// The caches grow in whole blocks of this many positions.
+const RESERVE_BLOCK: usize = 256;
 
 /// A loaded model and the buffers of its current request.
 pub struct Decoder {
@@ -36,6 +38,11 @@ pub struct Decoder {
     /// Positions the caches and scratch are sized for.
     positions: usize,
     caches: Vec<LayerCache>,
+    /// The tokens whose keys and values fill positions `0..history.len()` of the caches, so a
+    /// later request that starts with them can keep them; empty when unknown.
+    history: Vec<u32>,
+    /// Positions written since the caches were allocated (sliding windows may have wrapped).
+    written: usize,
     s: Scratch,
     logits: Vec<f32>,
     /// The mapped file; declared last so it is dropped after every view into it.
@@ -95,6 +102,8 @@ impl Decoder {
             chunk: DEFAULT_CHUNK,
             positions: 0,
             caches: Vec::new(),
+            history: Vec::new(),
+            written: 0,
             s: Scratch::default(),
             logits: vec![0.0; vocab],
             _map: map,
@@ -124,6 +133,31 @@ impl Decoder {
         self.chunk = chunk.max(1);
         self.positions = 0;
         self.caches.clear();
+        self.forget();
+    }
+
+    /// Forget which tokens the caches hold; the next request recomputes all of its prompt.
+    pub fn forget(&mut self) {
+        self.history.clear();
+        self.written = 0;
+    }
+
+    /// How many leading `tokens` already have their keys and values in the caches, from
+    /// earlier requests, and can stay there for a request of `positions` positions.
+    pub fn cached_prefix(&self, tokens: &[u32], positions: usize) -> usize {
+        if positions > self.positions {
+            return 0; // The caches will be reallocated.
+        }
+        let keep = self
+            .history
+            .iter()
+            .zip(tokens)
+            .take_while(|(a, b)| a == b)
+            .count();
+        match self.caches.iter().all(|c| c.holds(keep, self.written)) {
+            true => keep,
+            false => 0,
+        }
     }
 
     fn heads(&self) -> Heads {
@@ -142,7 +176,14 @@ impl Decoder {
         if positions <= self.positions {
             return;
         }
+        // Whole blocks, so that the next request of a similar length finds the cache large
+        // enough and can keep the opening it shares with this one.
+        let positions = positions
+            .next_multiple_of(RESERVE_BLOCK)
+            .min(self.cfg.context_length.max(positions));
         let (heads, chunk) = (self.heads(), self.chunk);
+        self.forget();
+        self.history.reserve(positions);
         let c = &self.cfg;
         self.caches = (0..c.n_layer)
             .map(|l| LayerCache::new(heads, positions, c.window.filter(|_| c.windowed[l]), chunk))
@@ -266,8 +307,21 @@ impl Decoder {
         }
     }
 
-    /// One chunk through every layer; leaves the final hidden states in `s.x`.
+    /// One chunk through every layer, noting which tokens the caches now hold.
     fn run_chunk(&mut self, tokens: &[u32], pos0: usize) -> Result<(), String> {
+        // Positions from `pos0` on are being replaced; a chunk that fails leaves them unknown.
+        self.history.truncate(pos0);
+        let known = self.history.len() == pos0;
+        self.compute_chunk(tokens, pos0)?;
+        self.written = self.written.max(pos0 + tokens.len());
+        if known {
+            self.history.extend_from_slice(tokens);
+        }
+        Ok(())
+    }
+
+    /// One chunk through every layer; leaves the final hidden states in `s.x`.
+    fn compute_chunk(&mut self, tokens: &[u32], pos0: usize) -> Result<(), String> {
         let heads = self.heads();
         let Decoder {
             cfg: c,

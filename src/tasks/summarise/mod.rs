@@ -51,9 +51,11 @@ pub struct SummaryReport {
     pub threads: usize,
     /// Tokens in the prompts.
     pub prompt_tokens: usize,
+    /// Of those, tokens kept in the cache from the previous request rather than run again.
+    pub cached_tokens: usize,
     /// Tokens generated (or copied, in hybrid mode).
     pub generated_tokens: usize,
-    /// Prompt processing speed.
+    /// Prompt processing speed, over the tokens run.
     pub prefill_tok_s: f64,
     /// Generation speed.
     pub decode_tok_s: f64,
@@ -72,6 +74,7 @@ pub struct SummaryReport {
 #[derive(Debug, Default)]
 struct Work {
     prompt_tokens: usize,
+    cached_tokens: usize,
     generated_tokens: usize,
     prefill_secs: f64,
     decode_secs: f64,
@@ -187,8 +190,12 @@ impl Summariser {
             device,
             threads: cpu_threads(),
             prompt_tokens: work.prompt_tokens,
+            cached_tokens: work.cached_tokens,
             generated_tokens: work.generated_tokens,
-            prefill_tok_s: round2(rate(work.prompt_tokens, work.prefill_secs)),
+            prefill_tok_s: round2(rate(
+                work.prompt_tokens - work.cached_tokens,
+                work.prefill_secs,
+            )),
             decode_tok_s: round2(rate(work.generated_tokens, work.decode_secs)),
             load_s: round2(load_s),
             seconds: round2(start.elapsed().as_secs_f64()),
@@ -251,6 +258,7 @@ impl Summariser {
         let ids = l.encode(&request.system, &request.user, &request.answer)?;
         let gen = l.generate(&ids, answer, &[], options.temperature, options.seed)?;
         work.prompt_tokens += gen.prompt_tokens;
+        work.cached_tokens += gen.cached_tokens;
         work.generated_tokens += gen.generated_tokens;
         work.prefill_secs += gen.prefill_secs;
         work.decode_secs += gen.decode_secs;
