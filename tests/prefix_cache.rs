@@ -68,6 +68,32 @@ fn same_answers_with_and_without_the_cache(id: &str) {
     assert_eq!(again.cached_tokens, again.prompt_tokens - 1, "{id}");
     let first_word = |t: &str| t.split_whitespace().next().map(str::to_lowercase);
     assert_eq!(first_word(&again.text), first_word(&fresh.text), "{id}");
+
+    // A prompt longer than the cache reserved so far grows it, keeping the opening.
+    let long = "El puerto seguirá cerrado mientras duren las obras del muelle norte. ".repeat(30);
+    let grown = run(&mut model, &long);
+    assert!(grown.prompt_tokens > 300, "{id}: {}", grown.prompt_tokens);
+    assert!(
+        grown.cached_tokens + 2 >= opening,
+        "{id}: {}",
+        grown.cached_tokens
+    );
+    // Growing copies the cached positions exactly: the same split of the prompt gives
+    // bit-identical logits whether the cache grew in between or was large from the start.
+    let tokens = model.tokenizer.encode(&long, true, false).unwrap();
+    let split = 40;
+    let lm = &mut model.lm;
+    lm.reset();
+    lm.reserve(tokens.len()).unwrap();
+    lm.forward(&tokens[..split], 0).unwrap();
+    let large = lm.forward(&tokens[split..], split).unwrap().to_vec();
+    lm.reset();
+    lm.reserve(split).unwrap();
+    lm.forward(&tokens[..split], 0).unwrap();
+    assert_eq!(lm.cached_prefix(&tokens), split, "{id}");
+    lm.reserve(tokens.len()).unwrap();
+    let grew = lm.forward(&tokens[split..], split).unwrap().to_vec();
+    assert!(large == grew, "{id}: logits differ after the cache grew");
 }
 
 #[test]

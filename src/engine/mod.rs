@@ -25,9 +25,9 @@ pub trait CausalLm {
     /// Forget all cached positions.
     fn reset(&mut self);
     /// How many leading `tokens` already have their keys and values cached from an earlier
-    /// request and can stay for a request of `positions` positions; the request then runs
-    /// only the rest. Implementations that do not track their cache say 0.
-    fn cached_prefix(&self, _tokens: &[u32], _positions: usize) -> usize {
+    /// request and can stay (through `reserve`, which keeps them); the request then runs only
+    /// the rest. Implementations that do not track their cache say 0.
+    fn cached_prefix(&self, _tokens: &[u32]) -> usize {
         0
     }
 }
@@ -189,7 +189,7 @@ impl CausalLm for native::Decoder {
         self.forget();
     }
 
-    fn cached_prefix(&self, tokens: &[u32], positions: usize) -> usize {
-        native::Decoder::cached_prefix(self, tokens, positions)
+    fn cached_prefix(&self, tokens: &[u32]) -> usize {
+        native::Decoder::cached_prefix(self, tokens)
     }
 }

@@ -147,11 +147,11 @@ pub fn generate(
     // A prompt that opens like the last request's (the same system turn and instructions)
     // keeps those positions' keys and values and runs only the rest; one token always runs,
     // for its logits.
-    let cached = lm.cached_prefix(prompt, positions).min(prompt.len() - 1);
+    let cached = lm.cached_prefix(prompt).min(prompt.len() - 1);
     if cached == 0 {
         lm.reset();
-        lm.reserve(positions)?;
     }
+    lm.reserve(positions)?;
     let mut next = sampler.sample(lm.forward(&prompt[cached..], cached)?, &generated)?;
     let prefill_secs = start.elapsed().as_secs_f64();
     let decode_start = Instant::now();

@@ -6,6 +6,7 @@ use super::pool::{chunk_for, for_each_chunk, SharedMut};
 
 /// Keys and values of one layer, laid out `[kv_head][slot][head_dim]` so a head's history is
 /// contiguous.
+#[derive(Clone)]
 pub(crate) struct LayerCache {
     k: Vec<f32>,
     v: Vec<f32>,
@@ -54,6 +55,24 @@ impl LayerCache {
             slots,
             window,
         }
+    }
+
+    /// Make room for `positions` positions, keeping the positions stored so far.
+    pub(crate) fn grow(&mut self, heads: Heads, positions: usize, chunk: usize) {
+        let mut grown = LayerCache::new(heads, positions, self.window, chunk);
+        if grown.slots == self.slots {
+            return; // A sliding window already at its full ring.
+        }
+        // Slots only change while they number the positions, so nothing has wrapped: each
+        // head's slots move over as they are.
+        for g in 0..heads.n_kv_head {
+            let (old, new) = (g * self.slots, g * grown.slots);
+            grown.k[new * heads.k_dim..(new + self.slots) * heads.k_dim]
+                .copy_from_slice(&self.k[old * heads.k_dim..(old + self.slots) * heads.k_dim]);
+            grown.v[new * heads.v_dim..(new + self.slots) * heads.v_dim]
+                .copy_from_slice(&self.v[old * heads.v_dim..(old + self.slots) * heads.v_dim]);
+        }
+        *self = grown;
     }
 
     /// Store one token's keys and values (`n_kv_head x dim`) at position `pos`.
@@ -293,6 +312,36 @@ mod tests {
         assert!(!c.holds(10, 13));
         // A full cache always holds.
         assert!(LayerCache::new(heads(), 100, None, 2).holds(3, 90));
+    }
+
+    #[test]
+    fn growing_keeps_every_head_s_positions() {
+        let h = Heads {
+            n_head: 2,
+            n_kv_head: 2,
+            k_dim: 2,
+            v_dim: 2,
+        };
+        let mut c = LayerCache::new(h, 3, None, 4);
+        for p in 0..3 {
+            let x = p as f32;
+            c.store(
+                h,
+                p,
+                &[x, x + 0.5, -x, -x - 0.5],
+                &[x + 1.0, 2.0, 3.0, -x - 1.0],
+            );
+        }
+        let before = c.clone();
+        c.grow(h, 8, 4);
+        assert_eq!(c.slots, 8);
+        for g in 0..2 {
+            for p in 0..3 {
+                let (old, new) = ((g * 3 + p) * 2, (g * 8 + p) * 2);
+                assert_eq!(c.k[new..new + 2], before.k[old..old + 2]);
+                assert_eq!(c.v[new..new + 2], before.v[old..old + 2]);
+            }
+        }
     }
 
     #[test]

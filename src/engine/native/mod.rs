@@ -143,11 +143,8 @@ impl Decoder {
     }
 
     /// How many leading `tokens` already have their keys and values in the caches, from
-    /// earlier requests, and can stay there for a request of `positions` positions.
-    pub fn cached_prefix(&self, tokens: &[u32], positions: usize) -> usize {
-        if positions > self.positions {
-            return 0; // The caches will be reallocated.
-        }
+    /// earlier requests, and can stay there (growing the caches keeps them).
+    pub fn cached_prefix(&self, tokens: &[u32]) -> usize {
         let keep = self
             .history
             .iter()
@@ -171,7 +168,7 @@ impl Decoder {
 
     /// Size the KV cache and scratch for a request of `positions` positions. Called before a
     /// request, this is the only allocation of the request; a cache that is large enough is
-    /// reused.
+    /// reused, and one that grows keeps the positions it holds.
     pub fn reserve(&mut self, positions: usize) {
         if positions <= self.positions {
             return;
@@ -182,12 +179,21 @@ impl Decoder {
             .next_multiple_of(RESERVE_BLOCK)
             .min(self.cfg.context_length.max(positions));
         let (heads, chunk) = (self.heads(), self.chunk);
-        self.forget();
-        self.history.reserve(positions);
+        self.history.reserve(positions - self.history.len());
         let c = &self.cfg;
-        self.caches = (0..c.n_layer)
-            .map(|l| LayerCache::new(heads, positions, c.window.filter(|_| c.windowed[l]), chunk))
-            .collect();
+        match self.caches.is_empty() {
+            true => {
+                self.caches = (0..c.n_layer)
+                    .map(|l| {
+                        LayerCache::new(heads, positions, c.window.filter(|_| c.windowed[l]), chunk)
+                    })
+                    .collect()
+            }
+            false => self
+                .caches
+                .iter_mut()
+                .for_each(|cache| cache.grow(heads, positions, chunk)),
+        }
         let s = &mut self.s;
         let half = c.n_rot / 2;
         s.x = vec![0.0; chunk * c.n_embd];
