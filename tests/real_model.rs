@@ -508,6 +508,32 @@ fn translate_and_quote_translation_run_with_a_real_model() {
         .iter()
         .all(|s| !s["translation"].as_str().unwrap().is_empty()));
 
+    // As one document: the second sentence is asked after the first, and none is lost.
+    let json = run_json(
+        &home,
+        &[
+            "translate",
+            "--to",
+            "en",
+            "--document",
+            "--format",
+            "json",
+            "-m",
+            ID,
+            "--offline",
+        ],
+        &es,
+    );
+    let sentences = json["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 2, "{json}");
+    assert!(
+        sentences[1]["translation"]
+            .as_str()
+            .unwrap()
+            .contains("Ruiz"),
+        "{json}"
+    );
+
     let json = run_json(
         &home,
         &[
@@ -531,4 +557,40 @@ fn translate_and_quote_translation_run_with_a_real_model() {
         t.starts_with('“') && t.ends_with('”') && t.chars().count() > 4,
         "{t}"
     );
+}
+
+/// `quotes --model-speakers`: a quotation with no cue gets a speaker only from the article's
+/// names (or none), marked as the model's; the rules' records are unchanged.
+#[test]
+fn model_speakers_come_only_from_the_article() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pier.txt");
+    let text = "Mayor Ana Ruiz opened the new pier on Monday. Harbour master Tomas Leal stood \
+                beside her.\n\n\"This pier will carry twice the traffic of the old one.\" The \
+                crowd cheered.\n\n\"We will rebuild the old pier before the summer,\" Ruiz said.\n";
+    std::fs::write(&path, text).unwrap();
+    let args = ["quotes", "--format", "json", "-m", ID, "--offline"];
+    let rules = run_json(&home, &args, &path);
+    assert_eq!(rules["quotes"].as_array().unwrap().len(), 1, "{rules}");
+    let json = run_json(&home, &[&args[..], &["--model-speakers"]].concat(), &path);
+    let quotes = json["quotes"].as_array().unwrap();
+    let ruled: Vec<_> = quotes
+        .iter()
+        .filter(|q| q["attributed_by"] == "rules")
+        .collect();
+    assert_eq!(ruled.len(), 1, "{json}");
+    assert_eq!(ruled[0], &rules["quotes"][0]);
+    for q in quotes.iter().filter(|q| q["attributed_by"] == "model") {
+        assert_eq!(
+            q["text"],
+            "This pier will carry twice the traffic of the old one."
+        );
+        let name = q["speaker"]["name"].as_str().unwrap();
+        assert!(["Ana Ruiz", "Tomas Leal"].contains(&name), "{json}");
+        assert!(q["confidence"].as_f64().unwrap() <= 0.5, "{json}");
+    }
 }

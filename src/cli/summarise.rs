@@ -10,7 +10,6 @@ use crate::error::{Error, IoContext, Result};
 use crate::models::Registry;
 use crate::tasks::model;
 use crate::tasks::summarise::{Length, Mode, Style, Summariser, SummaryOptions, SummaryReport};
-use crate::tasks::translate::Translator;
 use crate::text::input;
 use crate::text::lang::Lang;
 
@@ -152,8 +151,13 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
             let mut report = summariser.summarise(&a, &options, &mut on_text)?;
             if args.quotes {
                 let text = summariser.clean(&a.text);
-                let translator = summariser.model().map(|loaded| Translator { loaded });
-                let found = crate::tasks::quotes::run(&a.source, &text, args.to, translator)?;
+                let found = crate::tasks::quotes::run(
+                    &a.source,
+                    &text,
+                    args.to,
+                    summariser.model(),
+                    false,
+                )?;
                 report.quotes = Some(found.quotes);
             }
             Ok(report)

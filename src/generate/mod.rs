@@ -1,6 +1,7 @@
 //! The inference loop: prefill the prompt, then sample token by token until a stop rule fires,
 //! streaming text as it is decoded.
 
+pub mod choose;
 pub mod copy;
 pub mod sampler;
 pub mod template;

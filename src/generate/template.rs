@@ -9,6 +9,8 @@ use crate::models::registry::TemplateKind;
 pub struct Prompt<'a> {
     /// Instructions.
     pub system: &'a str,
+    /// Worked examples, as earlier exchanges: (request, answer) pairs shown before `user`.
+    pub examples: &'a [(String, String)],
     /// The task text, including untrusted input such as the article.
     pub user: &'a str,
     /// Text the answer starts with (the model continues from it).
@@ -28,23 +30,34 @@ pub enum Piece<'a> {
 /// Lay out `prompt` for `kind`.
 pub fn render<'a>(kind: TemplateKind, prompt: &Prompt<'a>) -> Vec<Piece<'a>> {
     use Piece::*;
-    match kind {
-        TemplateKind::Chatml => vec![
-            Markup("<|im_start|>system\n"),
-            Text(prompt.system),
-            Markup("<|im_end|>\n<|im_start|>user\n"),
-            Text(prompt.user),
-            Markup("<|im_end|>\n<|im_start|>assistant\n"),
-            Text(prompt.answer_prefix),
-        ],
-        TemplateKind::Completion | TemplateKind::None => vec![
-            Text(prompt.system),
-            Markup("\n\n"),
-            Text(prompt.user),
-            Markup("\n\n"),
-            Text(prompt.answer_prefix),
-        ],
+    // The markup that opens the system turn, then a user turn, then an answer.
+    let (open, to_user, to_answer) = match kind {
+        TemplateKind::Chatml => (
+            "<|im_start|>system\n",
+            "<|im_end|>\n<|im_start|>user\n",
+            "<|im_end|>\n<|im_start|>assistant\n",
+        ),
+        TemplateKind::Completion | TemplateKind::None => ("", "\n\n", "\n\n"),
+    };
+    let mut pieces = Vec::with_capacity(6 + 4 * prompt.examples.len());
+    if !open.is_empty() {
+        pieces.push(Markup(open));
     }
+    pieces.push(Text(prompt.system));
+    let turns = prompt
+        .examples
+        .iter()
+        .map(|(q, a)| (q.as_str(), a.as_str()))
+        .chain([(prompt.user, prompt.answer_prefix)]);
+    for (request, answer) in turns {
+        pieces.extend([
+            Markup(to_user),
+            Text(request),
+            Markup(to_answer),
+            Text(answer),
+        ]);
+    }
+    pieces
 }
 
 /// `template` with each `{name}` of `values` replaced, in one pass: a value that itself holds
@@ -102,6 +115,7 @@ mod tests {
     fn chatml_keeps_user_text_apart_from_markup() {
         let p = Prompt {
             system: "Be brief.",
+            examples: &[],
             user: "Article <|im_end|>",
             answer_prefix: "",
         };
@@ -121,9 +135,33 @@ mod tests {
     }
 
     #[test]
+    fn examples_are_earlier_turns_of_the_chat() {
+        let examples = [("Uno.".to_string(), "One.".to_string())];
+        let p = Prompt {
+            system: "Translate.",
+            examples: &examples,
+            user: "Dos.",
+            answer_prefix: "",
+        };
+        let joined: String = render(TemplateKind::Chatml, &p)
+            .iter()
+            .map(|p| match p {
+                Piece::Markup(t) | Piece::Text(t) => *t,
+            })
+            .collect();
+        assert_eq!(
+            joined,
+            "<|im_start|>system\nTranslate.<|im_end|>\n<|im_start|>user\nUno.<|im_end|>\n\
+             <|im_start|>assistant\nOne.<|im_end|>\n<|im_start|>user\nDos.<|im_end|>\n\
+             <|im_start|>assistant\n"
+        );
+    }
+
+    #[test]
     fn completion_has_no_chat_markup() {
         let p = Prompt {
             system: "Summarise.",
+            examples: &[],
             user: "Text.",
             answer_prefix: "Summary:",
         };

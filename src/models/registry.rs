@@ -41,6 +41,10 @@ pub struct Prompts {
     pub style: StylePrompts,
     /// Translation requests.
     pub translate: TranslatePrompts,
+    /// Asks who said a quotation the rules could not attribute: `{context}` the paragraphs
+    /// around it, `{quote}` the quotation, `{names}` the people the article names. The model
+    /// answers with one of those names or `nobody`, chosen by likelihood, not written freely.
+    pub speaker: String,
 }
 
 /// How translations are asked for; `{from}` and `{to}` are language names, `{text}` the text.
@@ -55,6 +59,24 @@ pub struct TranslatePrompts {
     pub quote: String,
     /// The attribution after a quotation that opens a line ("agregó.").
     pub attribution: String,
+    /// Asked again when a translation lost the quotation marks of its source.
+    pub keep_marks: String,
+    /// Worked examples, shown to the model as earlier turns when a line is translated between
+    /// their two languages.
+    #[serde(default)]
+    pub examples: Vec<TranslationExample>,
+}
+
+/// One sentence and its translation, written for the registry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranslationExample {
+    /// Language code of `source`.
+    pub from: String,
+    /// Language code of `target`.
+    pub to: String,
+    pub source: String,
+    pub target: String,
 }
 
 /// One instruction per summary style; each may use `{sentences}` and `{words}`.
@@ -126,7 +148,27 @@ impl Prompts {
             &self.translate.attribution,
             &langs,
             &langs,
-        )
+        )?;
+        check(
+            "translate.keep_marks",
+            &self.translate.keep_marks,
+            &langs,
+            &langs,
+        )?;
+        let speaker = ["{context}", "{quote}", "{names}"];
+        check("speaker", &self.speaker, &speaker, &speaker)?;
+        for (i, e) in self.translate.examples.iter().enumerate() {
+            for (field, code) in [("from", &e.from), ("to", &e.to)] {
+                crate::text::lang::Lang::parse(code)
+                    .map_err(|m| format!("field `prompts.translate.examples[{i}].{field}`: {m}"))?;
+            }
+            if e.source.trim().is_empty() || e.target.trim().is_empty() {
+                return Err(format!(
+                    "field `prompts.translate.examples[{i}]` needs a non-empty source and target"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -636,11 +678,13 @@ sources = [{ kind = "local", path = "$TINY_DIR/tiny.gguf" }]
         let prompts = |user: &str| {
             format!(
                 "{MINIMAL}\n[prompts]\nsystem = \"s\"\nuser = \"{user}\"\nanswer = \"\"\n\
-                 language = \"{{lang}}\"\nshorten = \"{{sentence}}\"\n[prompts.style]\n\
+                 language = \"{{lang}}\"\nshorten = \"{{sentence}}\"\n\
+                 speaker = \"{{context}} {{quote}} {{names}}\"\n[prompts.style]\n\
                  highlights = \"h\"\nparagraph = \"p\"\nbullets = \"b\"\n\
                  [prompts.translate]\nsystem = \"t\"\ntext = \"{{from}} {{to}} {{text}}\"\n\
                  quote = \"{{from}} {{to}} {{text}} {{speaker}}\"\n\
-                 attribution = \"{{from}} {{to}} {{text}}\"\n"
+                 attribution = \"{{from}} {{to}} {{text}}\"\n\
+                 keep_marks = \"{{from}} {{to}} {{text}}\"\n"
             )
         };
         assert!(parse(&prompts("{article} {instruction}")).is_ok());
@@ -657,6 +701,22 @@ sources = [{ kind = "local", path = "$TINY_DIR/tiny.gguf" }]
             .unwrap_err()
             .to_string();
         assert!(err.contains("`{oops`"), "{err}");
+        let example = |from: &str, target: &str| {
+            prompts("{article} {instruction}")
+                + &format!(
+                    "[[prompts.translate.examples]]\nfrom = \"{from}\"\nto = \"en\"\n\
+                     source = \"Hola.\"\ntarget = \"{target}\"\n"
+                )
+        };
+        assert!(parse(&example("es", "Hello.")).is_ok());
+        let err = parse(&example("xx", "Hello.")).unwrap_err().to_string();
+        assert!(
+            err.contains("prompts.translate.examples[0].from")
+                && err.contains("unknown language `xx`"),
+            "{err}"
+        );
+        let err = parse(&example("es", " ")).unwrap_err().to_string();
+        assert!(err.contains("non-empty source and target"), "{err}");
     }
 
     #[test]

@@ -202,8 +202,20 @@ impl Loaded {
     /// Lay out and tokenize a request for this model: its chat template for instruct models,
     /// plain text ending in `answer` for base models.
     pub fn encode(&self, system: &str, user: &str, answer: &str) -> Result<Vec<u32>> {
+        self.encode_with(system, &[], user, answer)
+    }
+
+    /// [`Loaded::encode`] with worked examples shown first, as earlier (request, answer) turns.
+    pub fn encode_with(
+        &self,
+        system: &str,
+        examples: &[(String, String)],
+        user: &str,
+        answer: &str,
+    ) -> Result<Vec<u32>> {
         let prompt = template::Prompt {
             system,
+            examples,
             user,
             answer_prefix: match self.spec.template {
                 TemplateKind::Chatml => "",

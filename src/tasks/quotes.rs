@@ -4,10 +4,16 @@
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::generate::{choose, template};
+use crate::tasks::model::Loaded;
 use crate::tasks::translate::Translator;
 use crate::text::lang::Lang;
-use crate::text::quotes::{self, Quote};
+use crate::text::quotes::{self, AttributedBy, Quote, Scan, Speaker};
 use crate::text::{langid, sentences};
+
+/// A model-chosen speaker is kept only when the model gives it at least this probability
+/// among the article's names and "nobody".
+const MODEL_SPEAKER_MIN: f64 = 0.5;
 
 /// One quotation as reported.
 #[derive(Debug, Clone, Serialize)]
@@ -31,16 +37,24 @@ pub struct QuotesReport {
 }
 
 /// Find the quotations of `text` (already cleaned: offsets are into it), detect their
-/// language, and translate them into `to` with `translator` when given.
+/// language, and translate them into `to` with `model` when given. With `model_speakers`, the
+/// model also attributes the quotations the rules could not, choosing among the article's
+/// names.
 pub fn run(
     input: &str,
     text: &str,
     to: Option<Lang>,
-    mut translator: Option<Translator<'_>>,
+    mut model: Option<&mut Loaded>,
+    model_speakers: bool,
 ) -> Result<QuotesReport> {
     let article_lang = langid::detect(text);
+    let found = match (model_speakers, model.as_deref_mut()) {
+        (true, Some(loaded)) => find_with_model(loaded, text)?,
+        _ => quotes::find(text),
+    };
+    let mut translator = model.map(Translator::new);
     let mut records = Vec::new();
-    for quote in quotes::find(text) {
+    for quote in found {
         let lang = langid::detect_with_prior(&quote.text, article_lang);
         let translation = match (to, lang, translator.as_mut()) {
             (Some(to), Some(from), Some(t)) if to != from => {
@@ -64,6 +78,74 @@ pub fn run(
         lang: article_lang.map(|l| l.code),
         quotes: records,
     })
+}
+
+/// The quotations of `text` the rules attribute, and those the model attributes among the
+/// rest, in order.
+pub fn find_with_model(loaded: &mut Loaded, text: &str) -> Result<Vec<Quote>> {
+    let found = quotes::scan(text);
+    let more = speakers_by_model(loaded, text, &found)?;
+    let mut all = found.quotes;
+    all.extend(more);
+    all.sort_by_key(|q| q.start);
+    Ok(all)
+}
+
+/// The quotations the rules left unattributed, with the speaker the model finds likeliest
+/// among the people the article names; those it gives to nobody, or to no one clearly, stay
+/// out.
+pub fn speakers_by_model(loaded: &mut Loaded, text: &str, found: &Scan) -> Result<Vec<Quote>> {
+    if found.people.is_empty() || found.unattributed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stop = loaded.stop_ids.first().copied();
+    let mut answers = Vec::with_capacity(found.people.len() + 1);
+    for name in found.people.iter().map(String::as_str).chain(["nobody"]) {
+        let mut ids = loaded.model.tokenizer.encode(name, false, false)?;
+        ids.extend(stop);
+        answers.push(ids);
+    }
+    let names = found.people.join(", ");
+    let paragraphs: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = Vec::new();
+    for quote in &found.unattributed {
+        let p = quote.paragraph.min(paragraphs.len().saturating_sub(1));
+        let context = paragraphs[p.saturating_sub(1)..(p + 2).min(paragraphs.len())].join("\n\n");
+        let prompts = &loaded.spec.prompts;
+        let user = template::fill(
+            &prompts.speaker,
+            &[
+                ("{context}", &context),
+                ("{quote}", &quote.text),
+                ("{names}", &names),
+            ],
+        );
+        let ids = loaded.encode(&prompts.system, &user, "")?;
+        let scores = choose::log_probs(&mut loaded.model, &ids, &answers)?;
+        let (best, p) = best_share(&scores);
+        if best < found.people.len() && p >= MODEL_SPEAKER_MIN {
+            let name = found.people[best].clone();
+            out.push(Quote {
+                speaker: Some(Speaker {
+                    as_written: name.clone(),
+                    name,
+                }),
+                // Below every rule-found speaker's confidence.
+                confidence: ((p * 0.5 * 100.0).round() / 100.0) as f32,
+                attributed_by: AttributedBy::Model,
+                ..quote.clone()
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The index of the largest log-probability and its share of the total probability.
+fn best_share(log_probs: &[f64]) -> (usize, f64) {
+    let max = log_probs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = log_probs.iter().map(|l| (l - max).exp()).sum();
+    let best = log_probs.iter().position(|&l| l == max).unwrap_or(0);
+    (best, 1.0 / sum)
 }
 
 /// The sentence (or sentences) of `text` around the bytes `start..end`.
@@ -94,13 +176,20 @@ mod tests {
     #[test]
     fn without_a_model_quotes_come_with_offsets_language_and_no_translation() {
         let text = "The mayor, Ana Ruiz, spoke on Monday.\n\n\"We will rebuild the pier before the summer season starts,\" Ruiz said.";
-        let r = run("t.txt", text, Lang::parse("es").ok(), None).unwrap();
+        let r = run("t.txt", text, Lang::parse("es").ok(), None, true).unwrap();
         assert_eq!(r.quotes.len(), 1);
         let q = &r.quotes[0];
         assert_eq!(&text[q.quote.start..q.quote.end], q.quote.text);
         assert_eq!(q.lang, Some("en"));
         assert!(q.translation.is_none());
         assert_eq!(q.quote.speaker.as_ref().unwrap().name, "Ana Ruiz");
+    }
+
+    #[test]
+    fn the_best_answer_and_its_share() {
+        let (best, p) = best_share(&[(0.2f64).ln(), (0.6f64).ln(), (0.2f64).ln()]);
+        assert_eq!(best, 1);
+        assert!((p - 0.6).abs() < 1e-9);
     }
 
     #[test]

@@ -22,8 +22,18 @@ pub struct Translated {
 
 /// Translates with a loaded model.
 pub struct Translator<'a> {
-    pub loaded: &'a mut Loaded,
+    loaded: &'a mut Loaded,
+    /// Whether lines are read as one document: each line is then asked after the lines before
+    /// it, as earlier turns, so pronouns and terms follow the text.
+    document: bool,
+    /// The document's latest (request, answer) turns, when `document`.
+    turns: Vec<(String, String)>,
 }
+
+/// Earlier lines shown before a line of a document: past this many, the oldest are dropped
+/// down to [`TURNS_KEPT`] at once, so that most requests extend the last one's cached prompt.
+const MAX_TURNS: usize = 6;
+const TURNS_KEPT: usize = 2;
 
 /// The quotation marks a language's press uses.
 pub fn marks(lang: Lang) -> (&'static str, &'static str) {
@@ -36,7 +46,24 @@ pub fn marks(lang: Lang) -> (&'static str, &'static str) {
     }
 }
 
-impl Translator<'_> {
+impl<'a> Translator<'a> {
+    /// A translator whose lines are independent.
+    pub fn new(loaded: &'a mut Loaded) -> Translator<'a> {
+        Translator {
+            loaded,
+            document: false,
+            turns: Vec::new(),
+        }
+    }
+
+    /// A translator whose lines are consecutive lines of one text.
+    pub fn for_document(loaded: &'a mut Loaded) -> Translator<'a> {
+        Translator {
+            document: true,
+            ..Translator::new(loaded)
+        }
+    }
+
     /// Translate one line of text (a sentence or a short paragraph).
     pub fn line(&mut self, text: &str, from: Lang, to: Lang) -> Result<Translated> {
         let start = Instant::now();
@@ -47,22 +74,52 @@ impl Translator<'_> {
                 seconds: 0.0,
             });
         }
-        // Marks the model knows from the target language's text survive translation more often
-        // than «» or „“, which it tends to drop: hand it the text in the target's marks.
-        let (open, close) = if to.code == "en" {
-            ("\"", "\"")
-        } else {
-            marks(to)
+        let marked = marks_sent(text, to);
+        let context = match self.document {
+            true => std::mem::take(&mut self.turns),
+            false => Vec::new(),
         };
-        let marked = recast_marks(text, open, close);
-        let whole = self.plain(&marked, from, to)?;
+        let whole = self.plain(&marked, from, to, &context);
+        self.turns = context;
+        let mut whole = whole?;
+        if has_marks(text) && !has_marks(&whole) {
+            // The model drops a quotation's marks now and then: asked again, with the marks
+            // pointed out, it mostly keeps them.
+            let p = &self.loaded.spec.prompts.translate;
+            let user = fill(&p.keep_marks, from, to, &marked, "", "");
+            let system = fill(&p.system, from, to, "", "", "");
+            let again = self.ask(&system, &user, &marked)?;
+            if has_marks(&again) {
+                whole = again;
+            }
+        }
         let lost_marks = has_marks(text) && !has_marks(&whole);
-        let out = match leading_quote(text).filter(|_| lost_marks) {
+        let leading = leading_quote(text).filter(|_| lost_marks);
+        if lost_marks && leading.is_none() {
+            // A quotation inside the writer's sentence: each quotation is translated alone and
+            // found again in the line's translation, which takes the marks around it.
+            let (open, close) = marks_of_line(to);
+            for span in crate::text::quotes::marks::find(text)
+                .iter()
+                .filter(|s| s.closed && s.narration.is_none())
+            {
+                let alone = self.plain(&text[span.start..span.end], from, to, &[])?;
+                if let Some((a, b)) = best_window(&whole, strip_marks(&alone)) {
+                    whole = format!(
+                        "{}{open}{}{close}{}",
+                        &whole[..a],
+                        &whole[a..b],
+                        &whole[b..]
+                    );
+                }
+            }
+        }
+        let out = match leading {
             Some((quote, comma, narration)) => {
                 // `«Quote», agregó.`: small models can drop the marks (and the attribution) of a
                 // line that opens with a quotation; then the two are translated apart and
                 // rejoined in the target language's marks.
-                let q = self.plain(quote, from, to)?;
+                let q = self.plain(quote, from, to, &[])?;
                 let p = &self.loaded.spec.prompts.translate;
                 let user = fill(&p.attribution, from, to, narration, "", "");
                 let system = fill(&p.system, from, to, "", "", "");
@@ -71,6 +128,14 @@ impl Translator<'_> {
             }
             None => whole,
         };
+        if self.document {
+            if self.turns.len() >= MAX_TURNS {
+                self.turns.drain(..MAX_TURNS - TURNS_KEPT);
+            }
+            let p = &self.loaded.spec.prompts.translate;
+            self.turns
+                .push((fill(&p.text, from, to, &marked, "", ""), out.clone()));
+        }
         Ok(Translated {
             source: text.to_string(),
             translation: out,
@@ -78,11 +143,30 @@ impl Translator<'_> {
         })
     }
 
-    fn plain(&mut self, text: &str, from: Lang, to: Lang) -> Result<String> {
+    /// `text` through the `text` prompt, after the registry's examples for the pair and then
+    /// `context`, the document's earlier turns.
+    fn plain(
+        &mut self,
+        text: &str,
+        from: Lang,
+        to: Lang,
+        context: &[(String, String)],
+    ) -> Result<String> {
         let p = &self.loaded.spec.prompts.translate;
         let user = fill(&p.text, from, to, text, "", "");
         let system = fill(&p.system, from, to, "", "", "");
-        self.ask(&system, &user, text)
+        // The registry's worked examples for this pair, asked exactly as `text` will be.
+        let mut examples: Vec<(String, String)> = p
+            .examples
+            .iter()
+            .filter(|e| Lang::parse(&e.from) == Ok(from) && Lang::parse(&e.to) == Ok(to))
+            .map(|e| {
+                let source = marks_sent(&e.source, to);
+                (fill(&p.text, from, to, &source, "", ""), e.target.clone())
+            })
+            .collect();
+        examples.extend_from_slice(context);
+        self.ask_with(&system, &examples, &user, text)
     }
 
     /// Translate a quotation said by `speaker` in the sentence `context`; the answer comes in
@@ -119,7 +203,17 @@ impl Translator<'_> {
     }
 
     fn ask(&mut self, system: &str, user: &str, source: &str) -> Result<String> {
-        let ids = self.loaded.encode(system, user, "")?;
+        self.ask_with(system, &[], user, source)
+    }
+
+    fn ask_with(
+        &mut self,
+        system: &str,
+        examples: &[(String, String)],
+        user: &str,
+        source: &str,
+    ) -> Result<String> {
+        let ids = self.loaded.encode_with(system, examples, user, "")?;
         let source_tokens = self
             .loaded
             .model
@@ -133,6 +227,68 @@ impl Translator<'_> {
             .generate(&ids, budget, &["\n\n"], Some(0.0), 1)?;
         Ok(gen.text.trim().to_string())
     }
+}
+
+/// `text` as it is handed to the model: marks the model knows from the target language's text
+/// survive translation more often than «» or „“, which it tends to drop, so the text is given
+/// in the target's marks (plain `"` for English).
+fn marks_sent(text: &str, to: Lang) -> String {
+    let (open, close) = marks_of_line(to);
+    recast_marks(text, open, close)
+}
+
+/// The marks a translated line uses: plain `"` for English, the press's marks otherwise.
+fn marks_of_line(to: Lang) -> (&'static str, &'static str) {
+    if to.code == "en" {
+        ("\"", "\"")
+    } else {
+        marks(to)
+    }
+}
+
+/// The byte range of the run of words of `line` that best matches the words of `part` (F1 of
+/// shared words, case and punctuation ignored), when the match is close (F1 at least 0.7): a
+/// quotation the model recast as reported speech is left unmarked rather than marked wrong.
+fn best_window(line: &str, part: &str) -> Option<(usize, usize)> {
+    let norm = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    };
+    let words: Vec<(usize, usize, String)> = line
+        .split_whitespace()
+        .map(|w| {
+            let at = w.as_ptr() as usize - line.as_ptr() as usize;
+            let lead = w.len() - w.trim_start_matches(|c: char| !c.is_alphanumeric()).len();
+            let core = w.trim_matches(|c: char| !c.is_alphanumeric()).len();
+            (at + lead, at + lead + core, norm(w))
+        })
+        .filter(|(_, _, n)| !n.is_empty())
+        .collect();
+    let want: Vec<String> = part
+        .split_whitespace()
+        .map(norm)
+        .filter(|w| !w.is_empty())
+        .collect();
+    if want.is_empty() || words.is_empty() {
+        return None;
+    }
+    let mut best: Option<(f64, usize, usize)> = None;
+    for i in 0..words.len() {
+        let mut pool = want.clone();
+        let mut shared = 0usize;
+        for (j, (_, _, word)) in words.iter().enumerate().skip(i) {
+            if let Some(k) = pool.iter().position(|w| w == word) {
+                pool.swap_remove(k);
+                shared += 1;
+            }
+            let f1 = 2.0 * shared as f64 / ((j - i + 1) + want.len()) as f64;
+            if best.is_none_or(|(b, _, _)| f1 > b) {
+                best = Some((f1, i, j));
+            }
+        }
+    }
+    let (f1, i, j) = best?;
+    (f1 >= 0.7).then(|| (words[i].0, words[j].1))
 }
 
 fn fill(template: &str, from: Lang, to: Lang, text: &str, speaker: &str, context: &str) -> String {
@@ -194,9 +350,15 @@ fn leading_quote(text: &str) -> Option<(&str, bool, &str)> {
     let comma = rest.starts_with(',');
     let narration = rest.trim_start_matches([',', ' ']).trim();
     let words = narration.split_whitespace().count();
-    (1..=8)
+    // One clause naming the speaker, however long their titles ("sostuvo Glen Cushing, del
+    // equipo de ..."), and not a further sentence.
+    let one_sentence = !narration
+        .trim_end_matches(['.', '!', '?'])
+        .contains(['.', '!', '?']);
+    (1..=30)
         .contains(&words)
         .then_some((&text[first.start..first.end], comma, narration))
+        .filter(|_| one_sentence)
 }
 
 /// Rejoin a translated quotation and attribution in the target language's marks: the comma
@@ -277,6 +439,17 @@ mod tests {
             recast_marks("Abierta «sin cierre", "\"", "\""),
             "Abierta «sin cierre"
         );
+    }
+
+    #[test]
+    fn a_translated_quotation_is_found_again_in_its_line() {
+        let line = "It is the story of an artist whose life is ruled by love, drugs and Japan.";
+        let (a, b) =
+            best_window(line, "whose life is ruled by love, by drugs and by Japan").unwrap();
+        assert_eq!(&line[a..b], "whose life is ruled by love, drugs and Japan");
+        assert!(best_window(line, "nothing alike here at all").is_none());
+        assert!(best_window("", "words").is_none());
+        assert!(best_window("some words", "").is_none());
     }
 
     #[test]

@@ -20,11 +20,14 @@ pub fn facts(text: &str) -> Vec<String> {
 
 /// The facts of `summary` that do not occur in `source`.
 pub fn unsupported(summary: &str, source: &str) -> Vec<String> {
-    let known: HashSet<String> = pieces(source).map(|(p, _)| p).collect();
-    facts(summary)
-        .into_iter()
-        .filter(|f| !known.contains(f))
-        .collect()
+    missing(facts(summary), source)
+}
+
+/// Those of `facts` (as [`facts`] gives them) that do not occur in `text`, wherever they stand
+/// in it.
+pub fn missing(facts: Vec<String>, text: &str) -> Vec<String> {
+    let known: HashSet<String> = pieces(text).map(|(p, _)| p).collect();
+    facts.into_iter().filter(|f| !known.contains(f)).collect()
 }
 
 /// Normalised pieces of words, each with whether its word opens a sentence. A word splits at

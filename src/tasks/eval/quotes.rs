@@ -118,14 +118,22 @@ impl Tally {
     }
 }
 
-/// Run the quote finder on every passage and score it. A found quotation matches an
-/// annotated one with the same text (outer spaces ignored), each used once.
+/// Run the quote finder (the rules) on every passage and score it.
 pub fn evaluate(passages: &[Passage]) -> QuotesReport {
+    evaluate_with(passages, &mut |text| Ok(quotes::find(text))).expect("the rules cannot fail")
+}
+
+/// Score `finder` on every passage. A found quotation matches an annotated one with the same
+/// text (outer spaces ignored), each used once.
+pub fn evaluate_with(
+    passages: &[Passage],
+    finder: &mut dyn FnMut(&str) -> crate::error::Result<Vec<quotes::Quote>>,
+) -> crate::error::Result<QuotesReport> {
     let mut all = Tally::default();
     let mut by_lang: std::collections::BTreeMap<String, Tally> = Default::default();
     let mut errors = Vec::new();
     for p in passages {
-        let found = quotes::find(&p.text);
+        let found = finder(&p.text)?;
         let lang = by_lang.entry(p.lang.clone()).or_default();
         let mut used = vec![false; p.quotes.len()];
         let (mut matched, mut speaker) = (0, 0);
@@ -165,11 +173,11 @@ pub fn evaluate(passages: &[Passage]) -> QuotesReport {
             t.speaker += speaker;
         }
     }
-    QuotesReport {
+    Ok(QuotesReport {
         all: all.scores(),
         by_lang: by_lang.into_iter().map(|(k, t)| (k, t.scores())).collect(),
         errors,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct TranslationReport {
     /// sentence, numbers) is in the translation as written. Capitalised common nouns and
     /// localised number formats count as lost, so it is a lower bound.
     pub names_kept: f64,
+    /// Share of lines that keep, as written, every name and number of the source that the
+    /// reference translation keeps as written: the names a translation must not change.
+    pub ref_names_kept: f64,
     /// Share of the lines with quotation marks in the source that have them in the
     /// translation too.
     pub marks_kept: f64,
@@ -49,6 +52,7 @@ pub fn evaluate(
 ) -> Result<TranslationReport> {
     let (mut hyps, mut secs) = (Vec::new(), Vec::new());
     let (mut names, mut marked, mut marks_kept) = (0usize, 0usize, 0usize);
+    let mut ref_names = 0usize;
     for (i, (src, reference)) in pairs.iter().enumerate() {
         let start = Instant::now();
         let t = translator.line(src, from, to)?;
@@ -57,6 +61,12 @@ pub fn evaluate(
         // Every name and number of the source, as written, is in the translation.
         if facts::unsupported(src, &t.translation).is_empty() {
             names += 1;
+        }
+        let all = facts::facts(src);
+        let changed = facts::missing(all.clone(), reference);
+        let must: Vec<String> = all.into_iter().filter(|f| !changed.contains(f)).collect();
+        if facts::missing(must, &t.translation).is_empty() {
+            ref_names += 1;
         }
         if has_marks(src) {
             marked += 1;
@@ -89,6 +99,7 @@ pub fn evaluate(
         bleu: round(mt_metrics::bleu(&h, &r)),
         secs_per_line_median: round(median(&mut secs)),
         names_kept: share(names, pairs.len()),
+        ref_names_kept: share(ref_names, pairs.len()),
         marks_kept: share(marks_kept, marked),
     })
 }

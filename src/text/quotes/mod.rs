@@ -54,11 +54,38 @@ pub struct Quote {
     pub kind: Kind,
     /// 0 to 1: how sure the rules are of the speaker and the bounds.
     pub confidence: f32,
+    /// Who found the speaker: `rules`, or `model` (chosen among the article's names).
+    pub attributed_by: AttributedBy,
+}
+
+/// Who found a quotation's speaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttributedBy {
+    Rules,
+    Model,
 }
 
 /// Every attributed quotation in `text`. Quotations with no speaker the rules can find, and
 /// short ones that look like names, titles or scare quotes, are left out.
 pub fn find(text: &str) -> Vec<Quote> {
+    scan(text).quotes
+}
+
+/// What the rules find in an article.
+pub struct Scan {
+    /// The attributed quotations, in order.
+    pub quotes: Vec<Quote>,
+    /// Quotations that read as speech but whose speaker the rules cannot find (`speaker` is
+    /// `None`), for a model to attribute.
+    pub unattributed: Vec<Quote>,
+    /// The people the article names, by their fullest names, in order of first mention
+    /// (organisations left out).
+    pub people: Vec<String>,
+}
+
+/// The attributed quotations of `text`, and those that read as speech with no speaker found.
+pub fn scan(text: &str) -> Scan {
     let spans = marks::find(text);
     let paragraphs = marks::paragraphs(text);
     let people = People::of(text);
@@ -138,35 +165,53 @@ pub fn find(text: &str) -> Vec<Quote> {
             .or_else(forward)
             .or_else(sentence_before);
     }
-    spans
-        .iter()
-        .zip(kinds)
-        .zip(found)
-        .zip(keep)
-        .filter_map(|(((s, kind), who), keep)| {
-            let who = who.filter(|_| keep)?;
-            let confidence = if s.closed {
-                who.confidence
-            } else {
-                who.confidence * 0.8
-            };
-            Some(Quote {
-                text: text[s.start..s.end].to_string(),
-                start: s.start,
-                end: s.end,
-                char_start: text[..s.start].chars().count(),
-                char_end: text[..s.end].chars().count(),
-                paragraph: s.paragraph,
-                speaker: Some(Speaker {
-                    as_written: who.as_written,
-                    name: who.name,
-                }),
-                cue: who.cue,
-                kind,
-                confidence: (confidence * 100.0).round() / 100.0,
-            })
-        })
-        .collect()
+    let mut scan = Scan {
+        quotes: Vec::new(),
+        unattributed: Vec::new(),
+        people: people.names(),
+    };
+    for (((s, kind), who), keep) in spans.iter().zip(kinds).zip(found).zip(keep) {
+        if !keep {
+            continue;
+        }
+        let quote = Quote {
+            text: text[s.start..s.end].to_string(),
+            start: s.start,
+            end: s.end,
+            char_start: text[..s.start].chars().count(),
+            char_end: text[..s.end].chars().count(),
+            paragraph: s.paragraph,
+            speaker: None,
+            cue: String::new(),
+            kind,
+            confidence: 0.0,
+            attributed_by: AttributedBy::Rules,
+        };
+        match who {
+            Some(who) => {
+                let confidence = if s.closed {
+                    who.confidence
+                } else {
+                    who.confidence * 0.8
+                };
+                scan.quotes.push(Quote {
+                    speaker: Some(Speaker {
+                        as_written: who.as_written,
+                        name: who.name,
+                    }),
+                    cue: who.cue,
+                    confidence: (confidence * 100.0).round() / 100.0,
+                    ..quote
+                });
+            }
+            // Speech: a whole sentence or more, not a phrase inside the writer's sentence.
+            None if kind != Kind::Partial && quote.text.split_whitespace().count() >= 4 => {
+                scan.unattributed.push(quote)
+            }
+            None => {}
+        }
+    }
+    scan
 }
 
 /// Direct when the quotation opens a sentence (or follows a colon or dash), partial when it

@@ -266,6 +266,19 @@ impl People {
         people
     }
 
+    /// The people named, by their fullest names, in order of first mention; organisations and
+    /// places are left out.
+    pub fn names(&self) -> Vec<String> {
+        let lex = super::lexicon::get();
+        let mut out: Vec<String> = Vec::new();
+        for full in &self.full {
+            if !organisation(full, lex) && !out.contains(full) {
+                out.push(full.clone());
+            }
+        }
+        out
+    }
+
     /// Mentions with their fullest names, last first, up to byte `at`.
     fn before(&self, at: usize) -> impl Iterator<Item = (&Mention, &String)> {
         self.mentions
