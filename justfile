@@ -62,3 +62,16 @@ parity-fixtures *MODELS="smollm2-135m-instruct qwen2.5-coder-0.5b-instruct qwen2
         cargo run -q --release -- models pull "$id" >/dev/null
     done
     bash scripts/parity-fixtures.sh {{MODELS}}
+
+# Build the CUDA binary (`--features cuda`) with a CUDA 13.0 toolkit pip-installed into the
+# cache (scripts/build-cuda.sh says why 13.0, and how it links with no driver here).
+build-cuda:
+    bash scripts/build-cuda.sh build
+
+# `cargo check --features cuda` with the same toolkit (nvcc only, no libraries).
+check-cuda:
+    bash scripts/build-cuda.sh check
+
+# Fill .gpu/ (stripped CUDA binary, model headers) for `bash scripts/gpu-check.sh` on a GPU machine.
+gpu-prepare:
+    bash scripts/gpu-prepare.sh

@@ -26,6 +26,10 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
+    /// Device to run on; `auto` picks the best compiled-in device that is present.
+    #[arg(long, value_enum, default_value_t = device::DeviceChoice::Auto)]
+    pub device: device::DeviceChoice,
+
     /// Runs per figure; the median is reported.
     #[arg(long, short = 'r', default_value_t = 3, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -62,7 +66,7 @@ struct Output {
 }
 
 pub(super) fn run(args: &BenchArgs, engine: EngineKind, offline: bool) -> Result<()> {
-    let device = device::open(device::DeviceChoice::Auto)?;
+    let device = device::open(args.device)?;
     let registry = Registry::load()?;
     let spec = model::resolve(args.model.as_deref(), &registry, offline)?;
     let opts = BenchOptions {

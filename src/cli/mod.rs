@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod models;
+mod parity;
 mod quotes;
 mod summarise;
 
@@ -107,12 +108,16 @@ pub enum Command {
     Quotes(quotes::QuotesArgs),
     /// Translate a text sentence by sentence with the model.
     Translate(quotes::TranslateArgs),
+    /// Compare the logits of the engines and devices of this build on one text (CPU native,
+    /// CPU candle, CUDA); exit 1 beyond the tolerances.
+    Parity(parity::ParityArgs),
 }
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let threads = match &cli.command {
         Some(Command::Bench(b)) => b.threads.or(cli.run.threads),
+        Some(Command::Parity(p)) => p.threads.or(cli.run.threads),
         _ => cli.run.threads,
     };
     if let Some(threads) = threads {
@@ -128,6 +133,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Translate(args)) => {
             quotes::run_translate(&args, cli.run.engine, cli.run.offline)
         }
+        Some(Command::Parity(args)) => parity::run(&args, cli.run.offline),
         None if cli.input.is_empty() => Err(Error::Usage(
             "no input: pass article files, or `-` to read standard input (see --help)".into(),
         )),

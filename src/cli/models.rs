@@ -1,13 +1,14 @@
 //! `summarise models list | pull | verify | path | rm`.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
 use crate::error::{Error, IoContext, Result};
 use crate::models::cache::FileState;
 use crate::models::fetch::{self, FetchOptions};
-use crate::models::{Cache, ModelEntry, Registry};
+use crate::models::{twin, Cache, ModelEntry, Registry};
 
 /// Model management.
 #[derive(Debug, Subcommand)]
@@ -34,9 +35,58 @@ pub enum ModelsCommand {
         /// Model id.
         id: String,
     },
+    /// Copy the header of a model's GGUF (metadata, tokenizer, tensor list: a few MB) to a
+    /// file, from which `models twin` makes a stand-in elsewhere.
+    Header {
+        /// Registry id of a cached model, or a path to a .gguf file.
+        #[arg(value_name = "ID|PATH")]
+        model: String,
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Make a shape twin: a GGUF with the header's metadata, tokenizer and tensor names,
+    /// shapes and quant types, filled with deterministic pseudo-random weights. It runs at the
+    /// real model's speed and writes gibberish; for benchmarks and device checks only.
+    Twin {
+        /// A header cut by `models header` (or a whole GGUF file).
+        #[arg(value_name = "HEADER")]
+        header: PathBuf,
+        /// Where to write the twin.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Threads for the random values and their quantization (default: all cores).
+        #[arg(long, short = 't', value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+    },
 }
 
 pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
+    if let ModelsCommand::Twin {
+        header,
+        out,
+        threads,
+    } = &cmd
+    {
+        // Needs neither the registry nor the cache: it runs where only the header travelled.
+        let threads = threads.map(|t| t as usize).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        let report = twin::make(header, out, threads)?;
+        let line = serde_json::json!({
+            "twin": out.display().to_string(),
+            "header": header.display().to_string(),
+            "architecture": report.architecture,
+            "tensors": report.tensors,
+            "bytes": report.bytes,
+            "seconds": (report.seconds * 1000.0).round() / 1000.0,
+        });
+        let mut stdout = std::io::stdout().lock();
+        return writeln!(stdout, "{line}").at("<stdout>");
+    }
     let registry = Registry::load()?;
     let cache = Cache::from_env()?;
     let mut out = std::io::stdout().lock();
@@ -143,6 +193,38 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
             let freed = cache.remove(m)?;
             say(format!("{}: removed {}", m.id, human_size(freed)))?;
         }
+        ModelsCommand::Header { model, out } => {
+            let path =
+                match registry.get(&model) {
+                    Some(m) => {
+                        let w = m.weights();
+                        if cache.state(m, w) == FileState::Missing {
+                            return Err(Error::NotCached {
+                                id: m.id.clone(),
+                                file: w.name.clone(),
+                                dir: cache.model_dir(&m.id),
+                                why: "",
+                            });
+                        }
+                        cache.file_path(m, w)
+                    }
+                    None if Path::new(&model).is_file() => PathBuf::from(&model),
+                    None => return Err(Error::Input {
+                        source_name: model,
+                        message:
+                            "neither a registry id (see `summarise models list`) nor a .gguf file"
+                                .into(),
+                    }),
+                };
+            let bytes = twin::cut_header(&path, &out)?;
+            say(format!(
+                "{}: {} bytes of header written to {}",
+                path.display(),
+                bytes,
+                out.display()
+            ))?;
+        }
+        ModelsCommand::Twin { .. } => unreachable!("handled above"),
     }
     Ok(())
 }

@@ -2,9 +2,15 @@
 //! [`CausalLm`], kept to measure the native engine against and to run on CUDA/Metal until the
 //! native engine does. gemma3 is refused: candle's `quantized_gemma3` is wrong for Gemma 3
 //! (SiLU instead of GELU-tanh, no sliding window).
+//!
+//! On a GPU the weights stay quantized on the device (candle's quantized matmul kernels), the
+//! KV cache is device tensors, and greedy decoding takes the argmax there. Every type candle
+//! 0.11 reads from a GGUF (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K to Q6_K) has a
+//! CUDA kernel there, so nothing needs dequantizing at load; other types (Q8_K, the IQ and TQ
+//! families) are refused as the file is read, on every device, naming the type.
 
 use candle_core::quantized::gguf_file;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, D};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
 use super::CausalLm;
@@ -21,20 +27,38 @@ struct CandleModel {
     logits: Vec<f32>,
 }
 
-impl CausalLm for CandleModel {
-    fn reserve(&mut self, _positions: usize) -> Result<()> {
-        Ok(())
-    }
-
-    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
+impl CandleModel {
+    /// The last position's logits as a device tensor, `[vocab]`.
+    fn logits(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor> {
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let logits = match &mut self.weights {
             Weights::Llama(m) => m.forward(&input, pos)?,
             Weights::Qwen2(m) => m.forward(&input, pos)?,
         };
         // Both return the last position's logits, [1, vocab].
-        self.logits = logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()?;
+        Ok(logits.squeeze(0)?)
+    }
+}
+
+impl CausalLm for CandleModel {
+    fn reserve(&mut self, _positions: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
+        self.logits = self.logits(tokens, pos)?.to_dtype(DType::F32)?.to_vec1()?;
         Ok(&self.logits)
+    }
+
+    fn forward_argmax(&mut self, tokens: &[u32], pos: usize) -> Result<u32> {
+        if self.device.is_cpu() {
+            return Ok(crate::generate::sampler::argmax(self.forward(tokens, pos)?));
+        }
+        // On the device: only the chosen id is copied back.
+        Ok(self
+            .logits(tokens, pos)?
+            .argmax(D::Minus1)?
+            .to_scalar::<u32>()?)
     }
 
     fn reset(&mut self) {

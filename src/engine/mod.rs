@@ -22,6 +22,11 @@ pub trait CausalLm {
     /// Run `tokens` starting at position `pos` (the number of tokens already in the cache);
     /// returns the logits of the last token, `[vocab]`.
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]>;
+    /// [`CausalLm::forward`], then the id of the largest logit, as greedy decoding picks it. Engines on a GPU compute it there, so that one number crosses
+    /// back per token instead of the vocabulary's logits.
+    fn forward_argmax(&mut self, tokens: &[u32], pos: usize) -> Result<u32> {
+        Ok(crate::generate::sampler::argmax(self.forward(tokens, pos)?))
+    }
     /// Forget all cached positions.
     fn reset(&mut self);
     /// How many leading `tokens` already have their keys and values cached from an earlier

@@ -153,7 +153,20 @@ pub fn generate(
         lm.reset();
     }
     lm.reserve(positions)?;
-    let mut next = sampler.sample(lm.forward(&prompt[cached..], cached)?, &generated)?;
+    // Greedy with no penalty needs only the argmax, which a GPU engine takes on the device.
+    let plain_greedy = sampler.is_plain_greedy();
+    let mut step = |lm: &mut Box<dyn crate::engine::CausalLm>,
+                    tokens: &[u32],
+                    pos: usize,
+                    generated: &[u32]|
+     -> Result<u32> {
+        if plain_greedy {
+            lm.forward_argmax(tokens, pos)
+        } else {
+            sampler.sample(lm.forward(tokens, pos)?, generated)
+        }
+    };
+    let mut next = step(lm, &prompt[cached..], cached, &generated)?;
     let prefill_secs = start.elapsed().as_secs_f64();
     let decode_start = Instant::now();
 
@@ -187,7 +200,7 @@ pub fn generate(
         if pos + 1 >= context {
             break StopReason::Context;
         }
-        next = sampler.sample(lm.forward(&[next], pos)?, &generated)?;
+        next = step(lm, &[next], pos, &generated)?;
     };
     Ok(Generation {
         text,

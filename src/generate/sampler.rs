@@ -38,6 +38,12 @@ impl Sampler {
         }
     }
 
+    /// Whether the choice is the plain argmax of the logits (greedy with no repeat penalty), so
+    /// that an engine may make it where the logits are ([`crate::engine::CausalLm::forward_argmax`]).
+    pub fn is_plain_greedy(&self) -> bool {
+        self.params.temperature <= 0.0 && self.params.repeat_penalty == 1.0
+    }
+
     /// Choose the next token given the logits of the last position and the tokens generated.
     pub fn sample(&mut self, logits: &[f32], generated: &[u32]) -> Result<u32> {
         if logits.is_empty() {

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod fetch;
 pub mod registry;
+pub mod twin;
 
 pub use cache::Cache;
 pub use registry::{ModelEntry, ModelFile, Registry};

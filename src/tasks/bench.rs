@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::engine::{device, EngineKind};
 use crate::error::Result;
-use crate::generate::sampler::argmax;
 use crate::tasks::model::{self, ModelSpec};
 use crate::tasks::summarise::cpu_threads;
 
@@ -68,7 +67,7 @@ pub fn run(
         let start = Instant::now();
         let mut next = prompt[0];
         for pos in 0..opts.decode_tokens {
-            next = argmax(lm.forward(&[next], pos)?);
+            next = lm.forward_argmax(&[next], pos)?;
         }
         decode.push(opts.decode_tokens as f64 / start.elapsed().as_secs_f64());
     }

@@ -4,6 +4,7 @@ pub mod anchor;
 pub mod bench;
 pub mod eval;
 pub mod model;
+pub mod parity;
 pub mod quotes;
 pub mod summarise;
 pub mod translate;
