@@ -177,16 +177,7 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
         }
         ModelsCommand::Path { id } => {
             let m = registry.require(&id)?;
-            let w = m.weights();
-            if cache.state(m, w) == FileState::Missing {
-                return Err(Error::NotCached {
-                    id: m.id.clone(),
-                    file: w.name.clone(),
-                    dir: cache.model_dir(&m.id),
-                    why: "",
-                });
-            }
-            say(cache.file_path(m, w).display().to_string())?;
+            say(cached_weights(&cache, m)?.display().to_string())?;
         }
         ModelsCommand::Rm { id } => {
             let m = registry.require(&id)?;
@@ -196,18 +187,7 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
         ModelsCommand::Header { model, out } => {
             let path =
                 match registry.get(&model) {
-                    Some(m) => {
-                        let w = m.weights();
-                        if cache.state(m, w) == FileState::Missing {
-                            return Err(Error::NotCached {
-                                id: m.id.clone(),
-                                file: w.name.clone(),
-                                dir: cache.model_dir(&m.id),
-                                why: "",
-                            });
-                        }
-                        cache.file_path(m, w)
-                    }
+                    Some(m) => cached_weights(&cache, m)?,
                     None if Path::new(&model).is_file() => PathBuf::from(&model),
                     None => return Err(Error::Input {
                         source_name: model,
@@ -227,6 +207,20 @@ pub(super) fn run(cmd: ModelsCommand, offline: bool) -> Result<()> {
         ModelsCommand::Twin { .. } => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// Where a registry model's weights lie in the cache; an error naming the pull when absent.
+fn cached_weights(cache: &Cache, m: &ModelEntry) -> Result<PathBuf> {
+    let w = m.weights();
+    if cache.state(m, w) == FileState::Missing {
+        return Err(Error::NotCached {
+            id: m.id.clone(),
+            file: w.name.clone(),
+            dir: cache.model_dir(&m.id),
+            why: "",
+        });
+    }
+    Ok(cache.file_path(m, w))
 }
 
 fn model_state(cache: &Cache, m: &ModelEntry) -> &'static str {

@@ -367,32 +367,19 @@ mod tests {
             .unwrap();
         let norm: Vec<f32> = norm.dequantize(&Device::Cpu).unwrap().to_vec1().unwrap();
         assert!(norm.iter().all(|&x| x == 1.0));
-        let w = twin_c
-            .tensor(&mut f, "blk.0.ffn_up.weight", &Device::Cpu)
-            .unwrap();
-        let w: Vec<f32> = w
-            .dequantize(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let mut values = |name: &str| -> Vec<f32> {
+            let t = twin_c.tensor(&mut f, name, &Device::Cpu).unwrap();
+            let t = t.dequantize(&Device::Cpu).unwrap();
+            t.flatten_all().unwrap().to_vec1().unwrap()
+        };
+        let w = values("blk.0.ffn_up.weight");
         let mean = w.iter().sum::<f32>() / w.len() as f32;
         let std = (w.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / w.len() as f32).sqrt();
         assert!(
             mean.abs() < 0.003 && (0.015..0.025).contains(&std),
             "mean {mean} std {std}"
         );
-        let e = twin_c
-            .tensor(&mut f, "token_embd.weight", &Device::Cpu)
-            .unwrap();
-        let e: Vec<f32> = e
-            .dequantize(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let e = values("token_embd.weight");
         let e_std = (e.iter().map(|x| x * x).sum::<f32>() / e.len() as f32).sqrt();
         assert!(
             (0.3..0.45).contains(&e_std),

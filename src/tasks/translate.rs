@@ -87,8 +87,7 @@ impl<'a> Translator<'a> {
             // pointed out, it mostly keeps them.
             let p = &self.loaded.spec.prompts.translate;
             let user = fill(&p.keep_marks, from, to, &marked, "", "");
-            let system = fill(&p.system, from, to, "", "", "");
-            let again = self.ask(&system, &user, &marked)?;
+            let again = self.ask(from, to, &user, &marked)?;
             if has_marks(&again) {
                 whole = again;
             }
@@ -122,8 +121,7 @@ impl<'a> Translator<'a> {
                 let q = self.plain(quote, from, to, &[])?;
                 let p = &self.loaded.spec.prompts.translate;
                 let user = fill(&p.attribution, from, to, narration, "", "");
-                let system = fill(&p.system, from, to, "", "", "");
-                let n = self.ask(&system, &user, narration)?;
+                let n = self.ask(from, to, &user, narration)?;
                 join_quote(&q, comma, &n, narration, to)
             }
             None => whole,
@@ -154,7 +152,6 @@ impl<'a> Translator<'a> {
     ) -> Result<String> {
         let p = &self.loaded.spec.prompts.translate;
         let user = fill(&p.text, from, to, text, "", "");
-        let system = fill(&p.system, from, to, "", "", "");
         // The registry's worked examples for this pair, asked exactly as `text` will be.
         let mut examples: Vec<(String, String)> = p
             .examples
@@ -166,7 +163,7 @@ impl<'a> Translator<'a> {
             })
             .collect();
         examples.extend_from_slice(context);
-        self.ask_with(&system, &examples, &user, text)
+        self.ask_with(from, to, &examples, &user, text)
     }
 
     /// Translate a quotation said by `speaker` in the sentence `context`; the answer comes in
@@ -181,8 +178,7 @@ impl<'a> Translator<'a> {
     ) -> Result<String> {
         let p = &self.loaded.spec.prompts.translate;
         let user = fill(&p.quote, from, to, text, speaker, context);
-        let system = fill(&p.system, from, to, "", "", "");
-        let out = self.ask(&system, &user, text)?;
+        let out = self.ask(from, to, &user, text)?;
         let (open, close) = marks(to);
         Ok(format!("{open}{}{close}", strip_marks(&out)))
     }
@@ -202,18 +198,28 @@ impl<'a> Translator<'a> {
         Ok(out)
     }
 
-    fn ask(&mut self, system: &str, user: &str, source: &str) -> Result<String> {
-        self.ask_with(system, &[], user, source)
+    fn ask(&mut self, from: Lang, to: Lang, user: &str, source: &str) -> Result<String> {
+        self.ask_with(from, to, &[], user, source)
     }
 
+    /// `user` after the translator's system turn and `examples`; the answer, trimmed.
     fn ask_with(
         &mut self,
-        system: &str,
+        from: Lang,
+        to: Lang,
         examples: &[(String, String)],
         user: &str,
         source: &str,
     ) -> Result<String> {
-        let ids = self.loaded.encode_with(system, examples, user, "")?;
+        let system = fill(
+            &self.loaded.spec.prompts.translate.system,
+            from,
+            to,
+            "",
+            "",
+            "",
+        );
+        let ids = self.loaded.encode_with(&system, examples, user, "")?;
         let source_tokens = self
             .loaded
             .model
@@ -370,11 +376,7 @@ fn join_quote(
     source_narration: &str,
     to: Lang,
 ) -> String {
-    let (open, close) = if to.code == "en" {
-        ("\"", "\"")
-    } else {
-        marks(to)
-    };
+    let (open, close) = marks_of_line(to);
     let quote = strip_marks(quote);
     let narration = strip_marks(narration);
     // The attribution goes on the writer's sentence: lower-case, unless it opens with a name.
