@@ -172,9 +172,10 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
                 Format::Json => serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
                 Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
                 Format::Text => format!(
-                    "{} lines {}->{}: chrF2 {:.2}  BLEU {:.2}  median {:.2} s a line  names kept {:.1}% (of those the reference keeps: {:.1}%)  quotation marks kept {:.1}%\n",
+                    "{} lines {}->{}: chrF2 {:.2}  BLEU {:.2}  median {:.2} s a line  names kept {:.1}% (of those the reference keeps: {:.1}%)  quotation marks kept {:.1}%  both {:.1}%\n",
                     report.n, from.code, to.code, report.chrf, report.bleu, report.secs_per_line_median,
-                    report.names_kept * 100.0, report.ref_names_kept * 100.0, report.marks_kept * 100.0
+                    report.names_kept * 100.0, report.ref_names_kept * 100.0, report.marks_kept * 100.0,
+                    report.names_and_marks_kept * 100.0
                 ),
             };
             let mut stdout = std::io::stdout().lock();

@@ -92,53 +92,64 @@ impl<'a> Translator<'a> {
                 whole = again;
             }
         }
-        let lost_marks = has_marks(text) && !has_marks(&whole);
-        let leading = leading_quote(text).filter(|_| lost_marks);
-        if lost_marks && leading.is_none() {
-            // A quotation inside the writer's sentence: each quotation is translated alone and
-            // found again in the line's translation, which takes the marks around it.
-            let (open, close) = marks_of_line(to);
-            for span in crate::text::quotes::marks::find(text)
-                .iter()
-                .filter(|s| s.closed && s.narration.is_none())
-            {
-                let alone = self.plain(&text[span.start..span.end], from, to, &[])?;
-                if let Some((a, b)) = best_window(&whole, strip_marks(&alone)) {
-                    whole = format!(
-                        "{}{open}{}{close}{}",
-                        &whole[..a],
-                        &whole[a..b],
-                        &whole[b..]
-                    );
-                }
-            }
+        if has_marks(text) && !has_marks(&whole) {
+            whole = self.mark_quotations(whole, text, from, to)?;
         }
-        let out = match leading {
-            Some((quote, comma, narration)) => {
-                // `«Quote», agregó.`: small models can drop the marks (and the attribution) of a
-                // line that opens with a quotation; then the two are translated apart and
-                // rejoined in the target language's marks.
-                let q = self.plain(quote, from, to, &[])?;
-                let p = &self.loaded.spec.prompts.translate;
-                let user = fill(&p.attribution, from, to, narration, "", "");
-                let n = self.ask(from, to, &user, narration)?;
-                join_quote(&q, comma, &n, narration, to)
-            }
-            None => whole,
-        };
         if self.document {
             if self.turns.len() >= MAX_TURNS {
                 self.turns.drain(..MAX_TURNS - TURNS_KEPT);
             }
             let p = &self.loaded.spec.prompts.translate;
             self.turns
-                .push((fill(&p.text, from, to, &marked, "", ""), out.clone()));
+                .push((fill(&p.text, from, to, &marked, "", ""), whole.clone()));
         }
         Ok(Translated {
             source: text.to_string(),
-            translation: out,
+            translation: whole,
             seconds: start.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Put back the marks `whole`, the translation of `text`, lost. Each quotation is
+    /// translated alone and found again in `whole` (the closest run of words), which takes the
+    /// marks around it. A line that opens with a quotation the line's translation no longer
+    /// shows recognisably is translated as quotation and attribution apart, then rejoined.
+    fn mark_quotations(
+        &mut self,
+        whole: String,
+        text: &str,
+        from: Lang,
+        to: Lang,
+    ) -> Result<String> {
+        let (open, close) = marks_of_line(to);
+        if let Some(marked) = leading_quote(text).and_then(|(_, comma, narration)| {
+            mark_before_attribution(&whole, comma, narration, open, close, to)
+        }) {
+            return Ok(marked);
+        }
+        let mut out = whole;
+        let mut missed = None;
+        for span in crate::text::quotes::marks::find(text)
+            .iter()
+            .filter(|s| s.closed && s.narration.is_none())
+        {
+            let alone = self.plain(&text[span.start..span.end], from, to, &[])?;
+            match best_window(&out, strip_marks(&alone)) {
+                Some((a, b)) => out = put_marks(&out, a, b, open, close, to),
+                None => {
+                    missed.get_or_insert(alone);
+                }
+            }
+        }
+        if let (Some((_, comma, narration)), Some(quote)) = (leading_quote(text), missed) {
+            // `«Quote», agregó.`: small models can drop the marks (and the attribution) of a
+            // line that opens with a quotation.
+            let p = &self.loaded.spec.prompts.translate;
+            let user = fill(&p.attribution, from, to, narration, "", "");
+            let n = self.ask(from, to, &user, narration)?;
+            out = join_quote(&quote, comma, &n, narration, to);
+        }
+        Ok(out)
     }
 
     /// `text` through the `text` prompt, after the registry's examples for the pair and then
@@ -297,6 +308,49 @@ fn best_window(line: &str, part: &str) -> Option<(usize, usize)> {
     (f1 >= 0.7).then(|| (words[i].0, words[j].1))
 }
 
+/// `whole`, the translation of a line that opens with a quotation followed by a comma and the
+/// attribution `narration`, with the marks around everything before its last comma, when what
+/// follows that comma is about as long as the attribution and keeps its names: `X, he added.`
+/// becomes `"X," he added.`
+fn mark_before_attribution(
+    whole: &str,
+    comma: bool,
+    narration: &str,
+    open: &str,
+    close: &str,
+    to: Lang,
+) -> Option<String> {
+    let at = whole.rfind(", ").filter(|_| comma)?;
+    let (head, tail) = (whole[..at].trim(), whole[at + 2..].trim());
+    let words = |s: &str| s.split_whitespace().count();
+    let names_kept = crate::text::facts::unsupported(narration, tail).is_empty();
+    if head.is_empty() || words(tail) == 0 || words(tail) > words(narration) + 3 || !names_kept {
+        return None;
+    }
+    Some(put_marks(
+        &format!("{head}, {tail}"),
+        0,
+        head.len(),
+        open,
+        close,
+        to,
+    ))
+}
+
+/// `line` with `open` and `close` around `line[a..b]`. In English a comma or full stop right
+/// after the quotation goes inside the closing mark, as its press writes it.
+fn put_marks(line: &str, a: usize, b: usize, open: &str, close: &str, to: Lang) -> String {
+    let (inner, rest) = (&line[a..b], &line[b..]);
+    match rest.chars().next() {
+        Some(c @ (',' | '.')) if to.code == "en" => format!(
+            "{}{open}{inner}{c}{close}{}",
+            &line[..a],
+            &rest[c.len_utf8()..]
+        ),
+        _ => format!("{}{open}{inner}{close}{rest}", &line[..a]),
+    }
+}
+
 fn fill(template: &str, from: Lang, to: Lang, text: &str, speaker: &str, context: &str) -> String {
     template::fill(
         template,
@@ -355,7 +409,10 @@ fn leading_quote(text: &str) -> Option<(&str, bool, &str)> {
     let rest = text[first.close_at..].trim_start();
     let comma = rest.starts_with(',');
     let narration = rest.trim_start_matches([',', ' ']).trim();
-    let words = narration.split_whitespace().count();
+    let words = narration
+        .split_whitespace()
+        .filter(|w| w.contains(char::is_alphanumeric))
+        .count();
     // One clause naming the speaker, however long their titles ("sostuvo Glen Cushing, del
     // equipo de ..."), and not a further sentence.
     let one_sentence = !narration
@@ -455,10 +512,53 @@ mod tests {
     }
 
     #[test]
+    fn marks_found_again_take_english_punctuation_inside() {
+        let en = Lang::parse("en").unwrap();
+        let es = Lang::parse("es").unwrap();
+        let line = "We no longer have them, he added.";
+        let (a, b) = best_window(line, "We no longer have them").unwrap();
+        assert_eq!(
+            put_marks(line, a, b, "\"", "\"", en),
+            "\"We no longer have them,\" he added."
+        );
+        let line = "Dijo que era un avance importante.";
+        let (a, b) = best_window(line, "un avance importante").unwrap();
+        assert_eq!(
+            put_marks(line, a, b, "«", "»", es),
+            "Dijo que era «un avance importante»."
+        );
+    }
+
+    #[test]
+    fn an_attribution_after_a_comma_leaves_the_quotation_before_it() {
+        let en = Lang::parse("en").unwrap();
+        let whole = "Currently, we have mice that are no longer diabetic, he added.";
+        assert_eq!(
+            mark_before_attribution(whole, true, "agregó.", "\"", "\"", en).unwrap(),
+            "\"Currently, we have mice that are no longer diabetic,\" he added."
+        );
+        // Too long to be the attribution, or no comma in the source: left to the other repairs.
+        let long = "We have mice, and they are no longer diabetic as they were before.";
+        assert!(mark_before_attribution(long, true, "agregó.", "\"", "\"", en).is_none());
+        assert!(mark_before_attribution(whole, false, "agregó.", "\"", "\"", en).is_none());
+        // The speaker the attribution names is not after the comma: the model moved it.
+        let moved = "Although it is irregular, Glen Cushing said, it matches deep caves.";
+        let narration = "sostuvo Glen Cushing, del USGS.";
+        assert!(mark_before_attribution(moved, true, narration, "\"", "\"", en).is_none());
+        let named = "We will work hard, Hu said.";
+        assert_eq!(
+            mark_before_attribution(named, true, "afirmó Hu.", "\"", "\"", en).unwrap(),
+            "\"We will work hard,\" Hu said."
+        );
+    }
+
+    #[test]
     fn a_line_opening_with_a_quotation_is_split_and_rejoined() {
         let (q, comma, n) = leading_quote("«Ya no lo son», agregó.").unwrap();
         assert_eq!((q, comma, n), ("Ya no lo son", true, "agregó."));
         assert!(leading_quote("Miller dijo: «Hola».").is_none());
+        // A closing full stop is no attribution: nothing may be invented for it.
+        assert!(leading_quote("«Nos mintió desde un comienzo».").is_none());
         let en = Lang::parse("en").unwrap();
         assert_eq!(
             join_quote("They are not anymore.", true, "He added.", "agregó.", en),

@@ -30,6 +30,9 @@ pub struct TranslationReport {
     /// Share of the lines with quotation marks in the source that have them in the
     /// translation too.
     pub marks_kept: f64,
+    /// Share of lines that keep both at once: every name `ref_names_kept` asks for, and their
+    /// quotation marks when the source has some.
+    pub names_and_marks_kept: f64,
 }
 
 /// One translated line, as it finishes.
@@ -52,7 +55,7 @@ pub fn evaluate(
 ) -> Result<TranslationReport> {
     let (mut hyps, mut secs) = (Vec::new(), Vec::new());
     let (mut names, mut marked, mut marks_kept) = (0usize, 0usize, 0usize);
-    let mut ref_names = 0usize;
+    let (mut ref_names, mut both) = (0usize, 0usize);
     for (i, (src, reference)) in pairs.iter().enumerate() {
         let start = Instant::now();
         let t = translator.line(src, from, to)?;
@@ -65,14 +68,13 @@ pub fn evaluate(
         let all = facts::facts(src);
         let changed = facts::missing(all.clone(), reference);
         let must: Vec<String> = all.into_iter().filter(|f| !changed.contains(f)).collect();
-        if facts::missing(must, &t.translation).is_empty() {
-            ref_names += 1;
-        }
+        let names_ok = facts::missing(must, &t.translation).is_empty();
+        let marks_ok = !has_marks(src) || has_marks(&t.translation);
+        ref_names += usize::from(names_ok);
+        both += usize::from(names_ok && marks_ok);
         if has_marks(src) {
             marked += 1;
-            if has_marks(&t.translation) {
-                marks_kept += 1;
-            }
+            marks_kept += usize::from(marks_ok);
         }
         on_line(&LineResult {
             index: i,
@@ -101,6 +103,7 @@ pub fn evaluate(
         names_kept: share(names, pairs.len()),
         ref_names_kept: share(ref_names, pairs.len()),
         marks_kept: share(marks_kept, marked),
+        names_and_marks_kept: share(both, pairs.len()),
     })
 }
 
