@@ -310,7 +310,8 @@ fn best_window(line: &str, part: &str) -> Option<(usize, usize)> {
 
 /// `whole`, the translation of a line that opens with a quotation followed by a comma and the
 /// attribution `narration`, with the marks around everything before its last comma, when what
-/// follows that comma is about as long as the attribution and keeps its names: `X, he added.`
+/// follows that comma is about as long as the attribution, and none of the attribution's names
+/// stands before it (the model did not move the speaker into the sentence): `X, he added.`
 /// becomes `"X," he added.`
 fn mark_before_attribution(
     whole: &str,
@@ -323,8 +324,9 @@ fn mark_before_attribution(
     let at = whole.rfind(", ").filter(|_| comma)?;
     let (head, tail) = (whole[..at].trim(), whole[at + 2..].trim());
     let words = |s: &str| s.split_whitespace().count();
-    let names_kept = crate::text::facts::unsupported(narration, tail).is_empty();
-    if head.is_empty() || words(tail) == 0 || words(tail) > words(narration) + 3 || !names_kept {
+    let names = crate::text::facts::facts(narration);
+    let moved = crate::text::facts::missing(names.clone(), head).len() < names.len();
+    if head.is_empty() || words(tail) == 0 || words(tail) > words(narration) + 3 || moved {
         return None;
     }
     Some(put_marks(
@@ -545,6 +547,13 @@ mod tests {
         let moved = "Although it is irregular, Glen Cushing said, it matches deep caves.";
         let narration = "sostuvo Glen Cushing, del USGS.";
         assert!(mark_before_attribution(moved, true, narration, "\"", "\"", en).is_none());
+        // The model left the name out: the attribution is still the part after the comma.
+        let dropped = "I lost my sister, and they pushed the others down, he said.";
+        assert_eq!(
+            mark_before_attribution(dropped, true, "relató Armand Versace.", "\"", "\"", en)
+                .unwrap(),
+            "\"I lost my sister, and they pushed the others down,\" he said."
+        );
         let named = "We will work hard, Hu said.";
         assert_eq!(
             mark_before_attribution(named, true, "afirmó Hu.", "\"", "\"", en).unwrap(),
