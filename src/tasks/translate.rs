@@ -122,7 +122,8 @@ impl<'a> Translator<'a> {
         to: Lang,
     ) -> Result<String> {
         let (open, close) = marks_of_line(to);
-        if let Some(marked) = leading_quote(text).and_then(|(_, comma, narration)| {
+        let leading = leading_quote(text);
+        if let Some(marked) = leading.and_then(|(_, comma, narration)| {
             mark_before_attribution(&whole, comma, narration, open, close, to)
         }) {
             return Ok(marked);
@@ -141,7 +142,7 @@ impl<'a> Translator<'a> {
                 }
             }
         }
-        if let (Some((_, comma, narration)), Some(quote)) = (leading_quote(text), missed) {
+        if let (Some((_, comma, narration)), Some(quote)) = (leading, missed) {
             // `«Quote», agregó.`: small models can drop the marks (and the attribution) of a
             // line that opens with a quotation.
             let p = &self.loaded.spec.prompts.translate;
@@ -427,7 +428,7 @@ fn leading_quote(text: &str) -> Option<(&str, bool, &str)> {
 }
 
 /// Rejoin a translated quotation and attribution in the target language's marks: the comma
-/// goes inside the marks in English, outside in the other languages.
+/// goes inside the marks in English, outside in the other languages ([`put_marks`]).
 fn join_quote(
     quote: &str,
     comma: bool,
@@ -449,15 +450,18 @@ fn join_quote(
         }
         _ => narration.to_string(),
     };
-    if !comma {
-        return format!("{open}{quote}{close} {narration}");
-    }
-    let quote = quote.trim_end_matches(['.', ',']);
-    if to.code == "en" {
-        format!("{open}{quote},{close} {narration}")
-    } else {
-        format!("{open}{quote}{close}, {narration}")
-    }
+    let (quote, gap) = match comma {
+        true => (quote.trim_end_matches(['.', ',']), ", "),
+        false => (quote, " "),
+    };
+    put_marks(
+        &format!("{quote}{gap}{narration}"),
+        0,
+        quote.len(),
+        open,
+        close,
+        to,
+    )
 }
 
 /// The text without quotation marks the model put around it.

@@ -69,10 +69,11 @@ pub fn evaluate(
         let changed = facts::missing(all.clone(), reference);
         let must: Vec<String> = all.into_iter().filter(|f| !changed.contains(f)).collect();
         let names_ok = facts::missing(must, &t.translation).is_empty();
-        let marks_ok = !has_marks(src) || has_marks(&t.translation);
+        let quoted = has_marks(src);
+        let marks_ok = !quoted || has_marks(&t.translation);
         ref_names += usize::from(names_ok);
         both += usize::from(names_ok && marks_ok);
-        if has_marks(src) {
+        if quoted {
             marked += 1;
             marks_kept += usize::from(marks_ok);
         }
