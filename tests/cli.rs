@@ -261,6 +261,24 @@ fn zero_tokens_or_threads_are_usage_errors() {
 }
 
 #[test]
+fn beams_out_of_range_or_not_a_number_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    for value in ["0", "17", "four", "-2"] {
+        let beams = format!("--beams={value}");
+        summarise(&home)
+            .args(["translate", "x.txt", "--to", "en", &beams])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--beams"));
+        summarise(&home)
+            .args(["eval", "translation", "--src", "a", "--ref", "b", &beams])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--beams"));
+    }
+}
+
+#[test]
 fn eval_names_the_bad_line_of_its_data_file_before_loading_a_model() {
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data.jsonl");

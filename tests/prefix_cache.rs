@@ -6,8 +6,7 @@ mod common;
 
 use candle_core::Device;
 use summarise::engine::{self, EngineKind, LoadedModel};
-use summarise::generate::{self, GenerateConfig, Generation, SamplerConfig};
-use summarise::models::registry::Sampling;
+use summarise::generate::{self, Generation};
 
 const OPENING: &str = "You translate news from Spanish into English. Reply with the \
     translation only, and keep every name exactly as written.\n\nSpanish: ";
@@ -17,21 +16,7 @@ fn run(model: &mut LoadedModel, text: &str) -> Generation {
         .tokenizer
         .encode(&format!("{OPENING}{text}\nEnglish:"), true, false)
         .unwrap();
-    let config = GenerateConfig {
-        max_tokens: 24,
-        stop_ids: Vec::new(),
-        stop_texts: vec!["\n".into()],
-        sampler: SamplerConfig {
-            params: Sampling {
-                temperature: 0.0,
-                top_k: 0,
-                top_p: 1.0,
-                repeat_penalty: 1.0,
-                repeat_last_n: 0,
-            },
-            seed: 1,
-        },
-    };
+    let config = common::short_line(1);
     generate::generate(model, &ids, &config, &mut |_| {}).unwrap()
 }
 

@@ -78,6 +78,10 @@ pub enum EvalCommand {
         /// the time).
         #[arg(long)]
         document: bool,
+        /// Decode each line with a beam search of N beams instead of greedily (native CPU
+        /// engine only).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        beams: u16,
         #[command(flatten)]
         model: super::quotes::ModelArgs,
         /// Output format.
@@ -115,6 +119,7 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
             limit,
             translations,
             document,
+            beams,
             model,
             format,
         } => {
@@ -151,7 +156,8 @@ pub(super) fn run(cmd: EvalCommand, engine: EngineKind, offline: bool) -> Result
             let mut translator = match document {
                 true => Translator::for_document(&mut loaded),
                 false => Translator::new(&mut loaded),
-            };
+            }
+            .with_beams(beams as usize);
             let total = pairs.len();
             let mut write_error = None;
             let mut progress = |r: &eval::translation::LineResult| {

@@ -35,6 +35,21 @@ pub trait CausalLm {
     fn cached_prefix(&self, _tokens: &[u32]) -> usize {
         0
     }
+    /// The same model run as several beams at once, for beam search; `None` where the engine
+    /// has no batched beams.
+    fn beams(&mut self) -> Option<&mut dyn BeamLm> {
+        None
+    }
+}
+
+/// A model that advances several continuations of one prompt together.
+pub trait BeamLm {
+    /// Start `width` beams from the first `pos` cached positions (the prompt just run).
+    fn fork(&mut self, width: usize, pos: usize) -> Result<()>;
+    /// One token per beam, all at position `pos`; the logits, `[beam][vocab]`.
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]>;
+    /// Beam `b` continues beam `parents[b]`, taking its positions `range`.
+    fn reorder(&mut self, parents: &[usize], range: std::ops::Range<usize>) -> Result<()>;
 }
 
 /// Which implementation runs the network.
@@ -196,5 +211,23 @@ impl CausalLm for native::Decoder {
 
     fn cached_prefix(&self, tokens: &[u32]) -> usize {
         native::Decoder::cached_prefix(self, tokens)
+    }
+
+    fn beams(&mut self) -> Option<&mut dyn BeamLm> {
+        Some(self)
+    }
+}
+
+impl BeamLm for native::Decoder {
+    fn fork(&mut self, width: usize, pos: usize) -> Result<()> {
+        native::Decoder::fork(self, width, pos).map_err(Error::Engine)
+    }
+
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
+        native::Decoder::forward_beams(self, tokens, pos).map_err(Error::Engine)
+    }
+
+    fn reorder(&mut self, parents: &[usize], range: std::ops::Range<usize>) -> Result<()> {
+        native::Decoder::reorder_beams(self, parents, range).map_err(Error::Engine)
     }
 }

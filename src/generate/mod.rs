@@ -1,6 +1,7 @@
 //! The inference loop: prefill the prompt, then sample token by token until a stop rule fires,
 //! streaming text as it is decoded.
 
+pub mod beam;
 pub mod choose;
 pub mod copy;
 pub mod sampler;
@@ -25,6 +26,8 @@ pub struct GenerateConfig {
     pub stop_texts: Vec<String>,
     /// How to pick tokens.
     pub sampler: SamplerConfig,
+    /// Beams of a beam search (see [`beam`]); 1 picks token by token with `sampler`.
+    pub beams: usize,
 }
 
 /// Why generation ended.
@@ -118,6 +121,23 @@ fn repeated_tail(tokens: &[u32]) -> Option<usize> {
     None
 }
 
+/// Size the model's cache for `prompt` and `max_tokens` more, keeping the keys and values of
+/// the opening it shares with the last request (the same system turn and instructions), so
+/// only the rest runs; one token always runs, for its logits. Returns how many are kept.
+fn prepare(
+    lm: &mut Box<dyn crate::engine::CausalLm>,
+    prompt: &[u32],
+    max_tokens: usize,
+    context: usize,
+) -> Result<usize> {
+    let cached = lm.cached_prefix(prompt).min(prompt.len() - 1);
+    if cached == 0 {
+        lm.reset();
+    }
+    lm.reserve((prompt.len() + max_tokens).min(context))?;
+    Ok(cached)
+}
+
 /// Generate from `prompt`, calling `on_text` with each piece of decoded text as it appears.
 pub fn generate(
     model: &mut LoadedModel,
@@ -135,6 +155,9 @@ pub fn generate(
             context,
         });
     }
+    if config.beams > 1 {
+        return beam::search(model, prompt, config, on_text);
+    }
     let mut sampler = Sampler::new(config.sampler);
     let lm = &mut model.lm;
     let mut stream = model.tokenizer.inner().decode_stream(true);
@@ -144,15 +167,7 @@ pub fn generate(
     let mut text_ends: Vec<usize> = Vec::with_capacity(config.max_tokens);
 
     let start = Instant::now();
-    let positions = (prompt.len() + config.max_tokens).min(context);
-    // A prompt that opens like the last request's (the same system turn and instructions)
-    // keeps those positions' keys and values and runs only the rest; one token always runs,
-    // for its logits.
-    let cached = lm.cached_prefix(prompt).min(prompt.len() - 1);
-    if cached == 0 {
-        lm.reset();
-    }
-    lm.reserve(positions)?;
+    let cached = prepare(lm, prompt, config.max_tokens, context)?;
     // Greedy with no penalty needs only the argmax, which a GPU engine takes on the device.
     let plain_greedy = sampler.is_plain_greedy();
     let mut step = |lm: &mut Box<dyn crate::engine::CausalLm>,

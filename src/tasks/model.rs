@@ -229,7 +229,7 @@ impl Loaded {
     }
 
     /// Greedy (or registry-sampled) generation from `ids`, with `extra_stops` besides the
-    /// model's own stop rules.
+    /// model's own stop rules; a beam search when `beams` is more than 1.
     pub fn generate(
         &mut self,
         ids: &[u32],
@@ -237,6 +237,7 @@ impl Loaded {
         extra_stops: &[&str],
         temperature: Option<f64>,
         seed: u64,
+        beams: usize,
     ) -> Result<generate::Generation> {
         let mut params = self.spec.sampling;
         if let Some(t) = temperature {
@@ -249,6 +250,7 @@ impl Loaded {
             stop_ids: self.stop_ids.clone(),
             stop_texts,
             sampler: generate::SamplerConfig { params, seed },
+            beams,
         };
         generate::generate(&mut self.model, ids, &config, &mut |_| {})
     }

@@ -28,6 +28,8 @@ pub struct Translator<'a> {
     document: bool,
     /// The document's latest (request, answer) turns, when `document`.
     turns: Vec<(String, String)>,
+    /// Beams of the beam search each request is decoded with; 1 is greedy.
+    beams: usize,
 }
 
 /// Earlier lines shown before a line of a document: past this many, the oldest are dropped
@@ -53,7 +55,14 @@ impl<'a> Translator<'a> {
             loaded,
             document: false,
             turns: Vec::new(),
+            beams: 1,
         }
+    }
+
+    /// Decode with a beam search of `beams` beams (1: greedy).
+    pub fn with_beams(mut self, beams: usize) -> Translator<'a> {
+        self.beams = beams.max(1);
+        self
     }
 
     /// A translator whose lines are consecutive lines of one text.
@@ -242,7 +251,7 @@ impl<'a> Translator<'a> {
         let budget = (source_tokens * 3 + 16).min(1024);
         let gen = self
             .loaded
-            .generate(&ids, budget, &["\n\n"], Some(0.0), 1)?;
+            .generate(&ids, budget, &["\n\n"], Some(0.0), 1, self.beams)?;
         Ok(gen.text.trim().to_string())
     }
 }

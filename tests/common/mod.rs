@@ -46,6 +46,27 @@ fn fetch_model(id: &str) -> Option<PathBuf> {
     }
 }
 
+/// Greedy decoding of up to 24 tokens that stops at a line break, with `beams` beams (1: token
+/// by token).
+pub fn short_line(beams: usize) -> summarise::generate::GenerateConfig {
+    summarise::generate::GenerateConfig {
+        max_tokens: 24,
+        stop_ids: Vec::new(),
+        stop_texts: vec!["\n".into()],
+        sampler: summarise::generate::SamplerConfig {
+            params: summarise::models::registry::Sampling {
+                temperature: 0.0,
+                top_k: 0,
+                top_p: 1.0,
+                repeat_penalty: 1.0,
+                repeat_last_n: 0,
+            },
+            seed: 1,
+        },
+        beams,
+    }
+}
+
 /// Folder of the committed test fixtures.
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

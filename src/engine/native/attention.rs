@@ -280,6 +280,82 @@ impl LayerCache {
         }
     }
 
+    /// The slots positions `range` live in, oldest first: a ring holds only its last `slots`.
+    fn slots_of(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = usize> + '_ {
+        let first = range.start.max(range.end.saturating_sub(self.slots));
+        (first..range.end).map(move |p| p % self.slots)
+    }
+
+    /// Whether `other` has this cache's layout, so positions can be copied between them.
+    pub(crate) fn same_shape(&self, other: &LayerCache) -> bool {
+        self.slots == other.slots && self.k.len() == other.k.len() && self.window == other.window
+    }
+
+    /// Copy the keys and values of positions `range` from `src`, a cache of the same shape: a
+    /// beam taking the prompt, or a beam taking over its parent's history.
+    pub(crate) fn copy_positions(
+        &mut self,
+        src: &LayerCache,
+        heads: Heads,
+        range: std::ops::Range<usize>,
+    ) {
+        debug_assert!(self.same_shape(src));
+        let (kd, vd) = (heads.k_dim, heads.v_dim);
+        for g in 0..heads.n_kv_head {
+            for slot in src.slots_of(range.clone()) {
+                let (k, v) = ((g * self.slots + slot) * kd, (g * self.slots + slot) * vd);
+                self.k[k..k + kd].copy_from_slice(&src.k[k..k + kd]);
+                self.v[v..v + vd].copy_from_slice(&src.v[v..v + vd]);
+            }
+        }
+    }
+
+    /// Append the keys, then the values, of positions `range` to `out`.
+    pub(crate) fn save_positions(
+        &self,
+        heads: Heads,
+        range: std::ops::Range<usize>,
+        out: &mut Vec<f32>,
+    ) {
+        let (kd, vd) = (heads.k_dim, heads.v_dim);
+        for g in 0..heads.n_kv_head {
+            for slot in self.slots_of(range.clone()) {
+                let k = (g * self.slots + slot) * kd;
+                out.extend_from_slice(&self.k[k..k + kd]);
+            }
+            for slot in self.slots_of(range.clone()) {
+                let v = (g * self.slots + slot) * vd;
+                out.extend_from_slice(&self.v[v..v + vd]);
+            }
+        }
+    }
+
+    /// Overwrite positions `range` with what [`LayerCache::save_positions`] wrote for the same
+    /// range at the start of `src`; returns how many values were read.
+    pub(crate) fn load_positions(
+        &mut self,
+        heads: Heads,
+        range: std::ops::Range<usize>,
+        src: &[f32],
+    ) -> usize {
+        let (kd, vd) = (heads.k_dim, heads.v_dim);
+        let slots: Vec<usize> = self.slots_of(range).collect();
+        let mut at = 0;
+        for g in 0..heads.n_kv_head {
+            for &slot in &slots {
+                let k = (g * self.slots + slot) * kd;
+                self.k[k..k + kd].copy_from_slice(&src[at..at + kd]);
+                at += kd;
+            }
+            for &slot in &slots {
+                let v = (g * self.slots + slot) * vd;
+                self.v[v..v + vd].copy_from_slice(&src[at..at + vd]);
+                at += vd;
+            }
+        }
+        at
+    }
+
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
         (self.k.len() + self.v.len()) * std::mem::size_of::<f32>()

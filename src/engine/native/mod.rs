@@ -2,6 +2,7 @@
 //! run from the memory-mapped weights with every buffer sized once per request.
 
 mod attention;
+mod beams;
 mod config;
 mod kquant;
 mod matmul;
@@ -45,8 +46,28 @@ pub struct Decoder {
     written: usize,
     s: Scratch,
     logits: Vec<f32>,
+    /// The beams of a beam search, see `beams.rs`.
+    beams: beams::Beams,
     /// The mapped file; declared last so it is dropped after every view into it.
     _map: Mmap,
+}
+
+/// What the rows of a chunk are.
+#[derive(Debug, Clone, Copy)]
+enum Rows {
+    /// Consecutive tokens of the sequence, the first at this position.
+    Sequence(usize),
+    /// One token for each beam of a beam search, all at this position.
+    Beams(usize),
+}
+
+impl Rows {
+    fn position(self, t: usize) -> usize {
+        match self {
+            Rows::Sequence(pos0) => pos0 + t,
+            Rows::Beams(pos) => pos,
+        }
+    }
 }
 
 /// Working buffers, sized by `Decoder::reserve` and reused for every chunk and token.
@@ -106,6 +127,7 @@ impl Decoder {
             written: 0,
             s: Scratch::default(),
             logits: vec![0.0; vocab],
+            beams: beams::Beams::default(),
             _map: map,
         };
         decoder.set_chunk(DEFAULT_CHUNK);
@@ -318,7 +340,7 @@ impl Decoder {
         // Positions from `pos0` on are being replaced; a chunk that fails leaves them unknown.
         self.history.truncate(pos0);
         let known = self.history.len() == pos0;
-        self.compute_chunk(tokens, pos0)?;
+        self.compute_chunk(tokens, Rows::Sequence(pos0))?;
         self.written = self.written.max(pos0 + tokens.len());
         if known {
             self.history.extend_from_slice(tokens);
@@ -327,7 +349,7 @@ impl Decoder {
     }
 
     /// One chunk through every layer; leaves the final hidden states in `s.x`.
-    fn compute_chunk(&mut self, tokens: &[u32], pos0: usize) -> Result<(), String> {
+    fn compute_chunk(&mut self, tokens: &[u32], rows: Rows) -> Result<(), String> {
         let heads = self.heads();
         let Decoder {
             cfg: c,
@@ -336,6 +358,7 @@ impl Decoder {
             freqs,
             window_freqs,
             caches,
+            beams,
             s,
             ..
         } = self;
@@ -354,19 +377,23 @@ impl Decoder {
             s.x[..n * e].iter_mut().for_each(|v| *v *= k);
         }
         let half = c.n_rot / 2;
-        ops::rope_table(
-            pos0..pos0 + n,
-            freqs,
-            &mut s.cos[..n * half],
-            &mut s.sin[..n * half],
-        );
-        if c.windowed.iter().any(|&w| w) {
+        for t in 0..n {
+            let p = rows.position(t);
+            let row = t * half..(t + 1) * half;
             ops::rope_table(
-                pos0..pos0 + n,
-                window_freqs,
-                &mut s.cos_w[..n * half],
-                &mut s.sin_w[..n * half],
+                p..p + 1,
+                freqs,
+                &mut s.cos[row.clone()],
+                &mut s.sin[row.clone()],
             );
+            if c.windowed.iter().any(|&w| w) {
+                ops::rope_table(
+                    p..p + 1,
+                    window_freqs,
+                    &mut s.cos_w[row.clone()],
+                    &mut s.sin_w[row],
+                );
+            }
         }
         let (qd, kd, vd) = (
             c.n_head * c.k_dim,
@@ -374,7 +401,7 @@ impl Decoder {
             c.n_kv_head * c.v_dim,
         );
         let ad = c.n_head * c.v_dim;
-        for (layer, cache) in layers.iter().zip(caches.iter_mut()) {
+        for (l, (layer, cache)) in layers.iter().zip(caches.iter_mut()).enumerate() {
             ops::rms_norm(&s.x[..n * e], &layer.attn_norm, c.eps, &mut s.xn[..n * e]);
             matmul(
                 &s.xn[..n * e],
@@ -425,17 +452,35 @@ impl Decoder {
                 ops::rope(q, c.k_dim, c.family.rope, ct, st);
                 ops::rope(k, c.k_dim, c.family.rope, ct, st);
                 q.iter_mut().for_each(|v| *v *= c.attn_scale);
-                cache.store(heads, pos0 + t, k, v);
+                match rows {
+                    Rows::Sequence(pos0) => cache.store(heads, pos0 + t, k, v),
+                    Rows::Beams(pos) => beams.cache(l, t).store(heads, pos, k, v),
+                }
             }
-            cache.attend(
-                heads,
-                pos0,
-                n,
-                &s.q[..n * qd],
-                &mut s.att[..n * ad],
-                &mut s.scores,
-                s.scores_len,
-            );
+            match rows {
+                Rows::Sequence(pos0) => cache.attend(
+                    heads,
+                    pos0,
+                    n,
+                    &s.q[..n * qd],
+                    &mut s.att[..n * ad],
+                    &mut s.scores,
+                    s.scores_len,
+                ),
+                Rows::Beams(pos) => {
+                    for t in 0..n {
+                        beams.cache(l, t).attend(
+                            heads,
+                            pos,
+                            1,
+                            &s.q[t * qd..(t + 1) * qd],
+                            &mut s.att[t * ad..(t + 1) * ad],
+                            &mut s.scores,
+                            s.scores_len,
+                        );
+                    }
+                }
+            }
             matmul(
                 &s.att[..n * ad],
                 n,

@@ -256,7 +256,7 @@ impl Summariser {
         let (used, coverage) = plan::fit(text, room, &mut count)?;
         let request = prompt::request(&l.spec.prompts, options, &used);
         let ids = l.encode(&request.system, &request.user, &request.answer)?;
-        let gen = l.generate(&ids, answer, &[], options.temperature, options.seed)?;
+        let gen = l.generate(&ids, answer, &[], options.temperature, options.seed, 1)?;
         work.prompt_tokens += gen.prompt_tokens;
         work.cached_tokens += gen.cached_tokens;
         work.generated_tokens += gen.generated_tokens;

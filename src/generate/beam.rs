@@ -1,0 +1,214 @@
+//! Beam search: the `beams` likeliest continuations are grown together, a token each per step,
+//! and the finished one with the best log-probability per token wins. Deterministic; it reads
+//! the whole sentence's likelihood where greedy decoding commits to each word in turn.
+
+use std::time::Instant;
+
+use super::{find_stop_text, prepare, repeated_tail, GenerateConfig, Generation, StopReason};
+use crate::engine::LoadedModel;
+use crate::error::{Error, Result};
+
+/// A continuation being grown.
+struct Alive {
+    tokens: Vec<u32>,
+    logp: f64,
+}
+
+/// A continuation that ended, ranked by `score`.
+struct Done {
+    tokens: Vec<u32>,
+    score: f64,
+    stop: StopReason,
+}
+
+/// What a finished continuation is ranked by: its log-probability per token, the end token
+/// counted, so that a complete sentence is not beaten by a shorter, cut one.
+fn per_token(logp: f64, tokens: usize) -> f64 {
+    logp / tokens.max(1) as f64
+}
+
+/// Beam search from `prompt` with `config.beams` beams; `on_text` gets the chosen text once.
+pub(super) fn search(
+    model: &mut LoadedModel,
+    prompt: &[u32],
+    config: &GenerateConfig,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Generation> {
+    let width = config.beams;
+    let context = model.info.context_length;
+    let lm = &mut model.lm;
+    if lm.beams().is_none() {
+        return Err(Error::Usage(
+            "beam search runs on the native CPU engine only; use --beams 1 with this engine or device"
+                .into(),
+        ));
+    }
+    let start = Instant::now();
+    let cached = prepare(lm, prompt, config.max_tokens, context)?;
+    let mut lp = Vec::new();
+    log_softmax(lm.forward(&prompt[cached..], cached)?, &mut lp);
+    let prefill_secs = start.elapsed().as_secs_f64();
+    let decode_start = Instant::now();
+    let stops = &config.stop_ids;
+    // The first tokens: the likeliest that do not end the answer at once.
+    let mut alive: Vec<Alive> = top(&lp, width, |t| !stops.contains(&t))
+        .into_iter()
+        .map(|(t, l)| Alive {
+            tokens: vec![t],
+            logp: l as f64,
+        })
+        .collect();
+    let beams = lm.beams().expect("checked above");
+    beams.fork(width, prompt.len())?;
+    let mut done: Vec<Done> = Vec::new();
+    let mut pos = prompt.len();
+    loop {
+        let n = alive[0].tokens.len();
+        if n >= config.max_tokens || pos + 1 >= context {
+            let stop = match n >= config.max_tokens {
+                true => StopReason::MaxTokens,
+                false => StopReason::Context,
+            };
+            done.extend(alive.drain(..).map(|a| Done {
+                score: per_token(a.logp, n),
+                tokens: a.tokens,
+                stop,
+            }));
+            break;
+        }
+        let last: Vec<u32> = alive.iter().map(|a| a.tokens[n - 1]).collect();
+        let logits = beams.forward(&last, pos)?;
+        let vocab = logits.len() / width;
+        // Each beam's 2 x width best tokens hold the step's `width` best continuations, however
+        // many of them end.
+        let mut candidates: Vec<(f64, usize, u32)> = Vec::with_capacity(2 * width * width);
+        for (b, a) in alive.iter().enumerate() {
+            log_softmax(&logits[b * vocab..(b + 1) * vocab], &mut lp);
+            for (t, l) in top(&lp, 2 * width, |_| true) {
+                candidates.push((a.logp + l as f64, b, t));
+            }
+        }
+        candidates.sort_by(|x, y| y.0.total_cmp(&x.0));
+        let mut next = Vec::with_capacity(width);
+        let mut parents = Vec::with_capacity(width);
+        for (rank, (logp, b, t)) in candidates.into_iter().enumerate() {
+            if next.len() == width {
+                break;
+            }
+            if stops.contains(&t) {
+                // An ending counts among the step's `width` best only.
+                if rank >= width {
+                    continue;
+                }
+                done.push(Done {
+                    tokens: alive[b].tokens.clone(),
+                    score: per_token(logp, n + 1),
+                    stop: StopReason::Stop,
+                });
+                continue;
+            }
+            let mut tokens = alive[b].tokens.clone();
+            tokens.push(t);
+            if let Some(keep) = repeated_tail(&tokens) {
+                // A loop ends the beam, cut to its first copy.
+                tokens.truncate(keep);
+                done.push(Done {
+                    score: per_token(logp, n + 1),
+                    tokens,
+                    stop: StopReason::Repetition,
+                });
+                continue;
+            }
+            next.push(Alive { tokens, logp });
+            parents.push(b);
+        }
+        if next.len() < width {
+            // Every candidate ended: nothing is left to grow.
+            break;
+        }
+        beams.reorder(&parents, prompt.len()..pos + 1)?;
+        alive = next;
+        pos += 1;
+        // Done once a finished continuation scores better per token than every live one does
+        // now.
+        let best_done = done
+            .iter()
+            .map(|d| d.score)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let best_alive = alive
+            .iter()
+            .map(|a| per_token(a.logp, n + 1))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if best_done >= best_alive {
+            break;
+        }
+    }
+    let best = done
+        .into_iter()
+        .max_by(|x, y| x.score.total_cmp(&y.score))
+        .ok_or_else(|| Error::Engine("beam search ended with no continuation".into()))?;
+    let mut text = model.tokenizer.decode(&best.tokens, true)?;
+    let mut stop = best.stop;
+    if let Some(cut) = find_stop_text(&text, 0, &config.stop_texts) {
+        text.truncate(cut);
+        stop = StopReason::Stop;
+    }
+    on_text(&text);
+    Ok(Generation {
+        text,
+        prompt_tokens: prompt.len(),
+        cached_tokens: cached,
+        generated_tokens: best.tokens.len(),
+        prefill_secs,
+        decode_secs: decode_start.elapsed().as_secs_f64(),
+        stop,
+    })
+}
+
+/// `out` = log-softmax of `logits`.
+fn log_softmax(logits: &[f32], out: &mut Vec<f32>) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|&x| (x - max).exp()).sum();
+    let shift = max + sum.ln();
+    out.clear();
+    out.extend(logits.iter().map(|&x| x - shift));
+}
+
+/// The `k` largest values of `lp` whose token passes `keep`, best first.
+fn top(lp: &[f32], k: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
+    let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+    for (i, &v) in lp.iter().enumerate() {
+        if best.len() == k && v <= best[k - 1].1 {
+            continue;
+        }
+        if !keep(i as u32) || v.is_nan() {
+            continue;
+        }
+        let at = best.partition_point(|&(_, b)| b >= v);
+        best.insert(at, (i as u32, v));
+        best.truncate(k);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_keeps_the_largest_in_order_and_skips_excluded_tokens() {
+        let lp = [-3.0, -0.5, -2.0, -0.1, -9.0, f32::NAN];
+        assert_eq!(top(&lp, 2, |_| true), vec![(3, -0.1), (1, -0.5)]);
+        assert_eq!(top(&lp, 2, |t| t != 3), vec![(1, -0.5), (2, -2.0)]);
+        assert_eq!(top(&lp, 10, |_| true).len(), 5);
+    }
+
+    #[test]
+    fn log_softmax_sums_to_one() {
+        let mut out = Vec::new();
+        log_softmax(&[1.0, 2.0, 3.0, 1000.0], &mut out);
+        let total: f32 = out.iter().map(|x| x.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-5);
+        assert!(out[3] > -1e-3);
+    }
+}

@@ -1,0 +1,122 @@
+//! Beam search on real models through the real loader: every beam's logits are those of its
+//! sequence run alone, after the beams are forked and reordered; `generate` with beams
+//! finishes, repeats itself exactly, and refuses an engine without beams.
+
+mod common;
+
+use candle_core::Device;
+use summarise::engine::{self, EngineKind, LoadedModel};
+use summarise::generate;
+
+/// Logits of `prompt` then `tail` run as one sequence, the tail a token at a time (the path
+/// beams take).
+fn alone(model: &mut LoadedModel, prompt: &[u32], tail: &[u32]) -> Vec<f32> {
+    let lm = &mut model.lm;
+    lm.reset();
+    lm.reserve(prompt.len() + tail.len() + 8).unwrap();
+    let mut logits = lm.forward(prompt, 0).unwrap().to_vec();
+    for (i, &t) in tail.iter().enumerate() {
+        logits = lm.forward(&[t], prompt.len() + i).unwrap().to_vec();
+    }
+    logits
+}
+
+fn assert_close(id: &str, what: &str, a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len(), "{id}: {what}");
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "{id}: {what}: logits differ by up to {worst}");
+}
+
+fn beams_match_their_sequences(id: &str) {
+    let Some(path) = common::model_file(id) else {
+        return;
+    };
+    let mut model = engine::load_gguf(&path, None, &Device::Cpu, EngineKind::Native).unwrap();
+    let prompt = model
+        .tokenizer
+        .encode("El puerto de Valparaíso reabrió el lunes tras", true, false)
+        .unwrap();
+    let p = prompt.len();
+    let word = |m: &LoadedModel, w: &str| m.tokenizer.encode(w, false, false).unwrap()[0];
+    let [a, b, c] = [" the", " a", " three"].map(|w| word(&model, w));
+    let [x, y, z] = [" strike", " days", " weeks"].map(|w| word(&model, w));
+
+    // Three beams from the prompt, one step each.
+    let lm = &mut model.lm;
+    lm.reset();
+    lm.reserve(p + 8).unwrap();
+    lm.forward(&prompt, 0).unwrap();
+    let beams = lm.beams().expect("the native engine runs beams");
+    beams.fork(3, p).unwrap();
+    let first = beams.forward(&[a, b, c], p).unwrap().to_vec();
+    // Beam 0 continues beam 2, beams 1 and 2 continue beam 0: histories cross over.
+    beams.reorder(&[2, 0, 0], p..p + 1).unwrap();
+    let second = beams.forward(&[x, y, z], p + 1).unwrap().to_vec();
+
+    let vocab = first.len() / 3;
+    let row = |l: &[f32], i: usize| l[i * vocab..(i + 1) * vocab].to_vec();
+    for (i, t) in [a, b, c].into_iter().enumerate() {
+        let want = alone(&mut model, &prompt, &[t]);
+        assert_close(id, &format!("step 1, beam {i}"), &row(&first, i), &want);
+    }
+    for (i, tail) in [[c, x], [a, y], [a, z]].into_iter().enumerate() {
+        let want = alone(&mut model, &prompt, &tail);
+        assert_close(id, &format!("step 2, beam {i}"), &row(&second, i), &want);
+    }
+}
+
+#[test]
+fn qwen2_beams_match_their_sequences() {
+    beams_match_their_sequences("qwen2.5-coder-0.5b-instruct");
+}
+
+#[test]
+fn llama_beams_match_their_sequences() {
+    beams_match_their_sequences("smollm2-135m-instruct");
+}
+
+#[test]
+fn gemma_beams_with_sliding_windows_match_their_sequences() {
+    beams_match_their_sequences("gemma-3-270m");
+}
+
+#[test]
+fn generate_with_beams_is_repeatable_and_needs_the_native_engine() {
+    let id = "smollm2-135m-instruct";
+    let Some(path) = common::model_file(id) else {
+        return;
+    };
+    let mut model = engine::load_gguf(&path, None, &Device::Cpu, EngineKind::Native).unwrap();
+    let ids = model
+        .tokenizer
+        .encode(
+            "Spanish: El ministro llegó a Madrid el martes.\nEnglish:",
+            true,
+            false,
+        )
+        .unwrap();
+    let mut streamed = String::new();
+    let one = generate::generate(&mut model, &ids, &common::short_line(4), &mut |t| {
+        streamed += t
+    })
+    .unwrap();
+    assert!(!one.text.trim().is_empty(), "{id}: empty beam output");
+    assert!(
+        !one.text.contains('\n'),
+        "{id}: stop text kept: {:?}",
+        one.text
+    );
+    assert!(one.generated_tokens <= 24);
+    assert_eq!(streamed, one.text, "{id}: the chosen text is handed on");
+    let two = generate::generate(&mut model, &ids, &common::short_line(4), &mut |_| {}).unwrap();
+    assert_eq!(one.text, two.text, "{id}: beam search is deterministic");
+
+    let mut candle = engine::load_gguf(&path, None, &Device::Cpu, EngineKind::Candle).unwrap();
+    let err =
+        generate::generate(&mut candle, &ids, &common::short_line(4), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("--beams 1"), "{err}");
+}
