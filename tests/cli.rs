@@ -263,18 +263,21 @@ fn zero_tokens_or_threads_are_usage_errors() {
 #[test]
 fn beams_out_of_range_or_not_a_number_are_usage_errors() {
     let home = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["translate", "x.txt", "--to", "en"],
+        &["quotes", "x.txt", "--to", "en"],
+        &["eval", "translation", "--src", "a", "--ref", "b"],
+        &["bench"],
+    ];
     for value in ["0", "17", "four", "-2"] {
-        let beams = format!("--beams={value}");
-        summarise(&home)
-            .args(["translate", "x.txt", "--to", "en", &beams])
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains("--beams"));
-        summarise(&home)
-            .args(["eval", "translation", "--src", "a", "--ref", "b", &beams])
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains("--beams"));
+        for command in commands {
+            summarise(&home)
+                .args(command)
+                .arg(format!("--beams={value}"))
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains("--beams"));
+        }
     }
 }
 

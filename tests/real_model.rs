@@ -557,6 +557,55 @@ fn translate_and_quote_translation_run_with_a_real_model() {
         t.starts_with('“') && t.ends_with('”') && t.chars().count() > 4,
         "{t}"
     );
+
+    // With a beam search: every sentence still comes back, and the quotation's translation
+    // still comes in the target's marks.
+    let json = run_json(
+        &home,
+        &[
+            "translate",
+            "--to",
+            "en",
+            "--beams",
+            "3",
+            "--format",
+            "json",
+            "-m",
+            ID,
+            "--offline",
+        ],
+        &es,
+    );
+    let sentences = json["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 2, "{json}");
+    assert!(sentences
+        .iter()
+        .all(|s| !s["translation"].as_str().unwrap().trim().is_empty()));
+    let json = run_json(
+        &home,
+        &[
+            "quotes",
+            "--to",
+            "en",
+            "--beams",
+            "3",
+            "--format",
+            "json",
+            "-m",
+            ID,
+            "--offline",
+        ],
+        &es,
+    );
+    let t = json["quotes"][0]["translation"].as_str().unwrap();
+    assert!(
+        t.starts_with('“') && t.ends_with('”') && t.chars().count() > 4,
+        "{t}"
+    );
+    assert_eq!(
+        json["quotes"][0]["text"], q["text"],
+        "the source quotation is untouched"
+    );
 }
 
 /// `quotes --model-speakers`: a quotation with no cue gets a speaker only from the article's

@@ -45,6 +45,12 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub decode_tokens: u32,
 
+    /// Also time decoding with N beams together, as `--beams N` of `translate` runs them
+    /// (native CPU engine); reported as tokens per second over all beams.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub beams: u16,
+
     /// Also run llama.cpp's llama-bench on the same file and threads (`just bench-anchor`
     /// builds it), and report ours over theirs.
     #[arg(long)]
@@ -74,6 +80,7 @@ pub(super) fn run(args: &BenchArgs, engine: EngineKind, offline: bool) -> Result
         decode_tokens: args.decode_tokens as usize,
         repeat: args.repeat as usize,
         engine,
+        beams: args.beams as usize,
     };
     // llama.cpp runs first, while this process is still small: a child started by posix_spawn
     // shares our memory until it execs, and Linux counts our peak so far into the child's
@@ -119,6 +126,16 @@ fn table(o: &Output) -> String {
         "{:<12} {:>10.3} {:>14.2} {:>14.2} {:>10.1}\n",
         "summarise", r.load_s, r.prefill_tok_s, r.decode_tok_s, r.peak_rss_mib
     );
+    if let (Some(beams), Some(tok_s)) = (r.beams, r.beam_tok_s) {
+        s += &format!(
+            "{:<12} {:>10} {:>14} {:>14.2} {:>10}   ({beams} beams: tokens over all beams)\n",
+            format!("{beams} beams"),
+            "",
+            "",
+            tok_s,
+            ""
+        );
+    }
     if let (Some(a), Some(x)) = (&o.anchor, &o.ratio) {
         s += &format!(
             "{:<12} {:>10} {:>14.2} {:>14.2} {:>10.1}\n{:<12} {:>10} {:>14.3} {:>14.3} {:>10.3}\n",

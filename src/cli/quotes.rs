@@ -31,6 +31,10 @@ pub struct QuotesArgs {
     /// the article names, or nobody; those records say `attributed_by: model`.
     #[arg(long)]
     pub model_speakers: bool,
+    /// Translate each quotation with a beam search of N beams instead of greedily (native CPU
+    /// engine only).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub beams: u16,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Output format: text (a quotation a line), json (one object), jsonl (a quotation a line).
@@ -107,6 +111,7 @@ pub(super) fn run_quotes(args: &QuotesArgs, engine: EngineKind, offline: bool) -
         args.to,
         loaded.as_mut(),
         args.model_speakers,
+        args.beams as usize,
     )?;
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report).expect("report serialises") + "\n",

@@ -157,6 +157,7 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
                     args.to,
                     summariser.model(),
                     false,
+                    1,
                 )?;
                 report.quotes = Some(found.quotes);
             }

@@ -21,6 +21,9 @@ pub struct BenchOptions {
     pub repeat: usize,
     /// Which engine runs the model.
     pub engine: EngineKind,
+    /// Also time `decode_tokens` steps of this many beams run together (beam search), when
+    /// more than 1.
+    pub beams: usize,
 }
 
 /// One model's figures: the `--format json` output, keys fixed by the issue that asked for it.
@@ -36,6 +39,12 @@ pub struct BenchReport {
     pub decode_tokens: usize,
     pub decode_tok_s: f64,
     pub peak_rss_mib: f64,
+    /// Beams timed together, with `--beams`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beams: Option<usize>,
+    /// Tokens per second summed over the beams (a step of `beams` tokens counts `beams`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beam_tok_s: Option<f64>,
 }
 
 /// Measure `spec` on `device`. Each repeat loads the model afresh (timing the load), warms it
@@ -47,6 +56,7 @@ pub fn run(
     opts: BenchOptions,
 ) -> Result<BenchReport> {
     let (mut load, mut prefill, mut decode) = (Vec::new(), Vec::new(), Vec::new());
+    let mut beam = Vec::new();
     for _ in 0..opts.repeat.max(1) {
         let mut m = model::load(spec, device, opts.engine)?;
         load.push(m.load_secs);
@@ -70,6 +80,10 @@ pub fn run(
             next = lm.forward_argmax(&[next], pos)?;
         }
         decode.push(opts.decode_tokens as f64 / start.elapsed().as_secs_f64());
+
+        if opts.beams > 1 {
+            beam.push(beam_steps(lm, &prompt, opts)?);
+        }
     }
     Ok(BenchReport {
         model: spec.id.clone(),
@@ -82,7 +96,40 @@ pub fn run(
         decode_tokens: opts.decode_tokens,
         decode_tok_s: round(median(&mut decode), 2),
         peak_rss_mib: round(peak_rss_mib(), 1),
+        beams: (opts.beams > 1).then_some(opts.beams),
+        beam_tok_s: (!beam.is_empty()).then(|| round(median(&mut beam), 2)),
     })
+}
+
+/// Tokens per second of `opts.beams` beams decoding together from a one-token prompt, as
+/// beam search runs them: after every step each beam takes over the next one's history, so the
+/// reorder's copying is timed too.
+fn beam_steps(
+    lm: &mut Box<dyn crate::engine::CausalLm>,
+    prompt: &[u32],
+    opts: BenchOptions,
+) -> Result<f64> {
+    let width = opts.beams;
+    lm.reset();
+    lm.forward(&prompt[..1], 0)?;
+    let beams = lm.beams().ok_or_else(|| {
+        crate::error::Error::Usage(
+            "--beams is measured on the native CPU engine only; leave it out here".into(),
+        )
+    })?;
+    beams.fork(width, 1)?;
+    let parents: Vec<usize> = (0..width).map(|b| (b + 1) % width).collect();
+    let mut tokens: Vec<u32> = prompt.iter().copied().cycle().take(width).collect();
+    let start = Instant::now();
+    for pos in 1..=opts.decode_tokens {
+        let logits = beams.forward(&tokens, pos)?;
+        let vocab = logits.len() / width;
+        for (b, t) in tokens.iter_mut().enumerate() {
+            *t = crate::generate::sampler::argmax(&logits[b * vocab..(b + 1) * vocab]);
+        }
+        beams.reorder(&parents, 1..pos + 1)?;
+    }
+    Ok((width * opts.decode_tokens) as f64 / start.elapsed().as_secs_f64())
 }
 
 /// A fixed pseudo-random token sequence: speed does not depend on the text, and llama-bench

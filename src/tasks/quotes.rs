@@ -37,22 +37,23 @@ pub struct QuotesReport {
 }
 
 /// Find the quotations of `text` (already cleaned: offsets are into it), detect their
-/// language, and translate them into `to` with `model` when given. With `model_speakers`, the
-/// model also attributes the quotations the rules could not, choosing among the article's
-/// names.
+/// language, and translate them into `to` with `model` when given, decoding with `beams`
+/// beams (1: greedy). With `model_speakers`, the model also attributes the quotations the rules
+/// could not, choosing among the article's names.
 pub fn run(
     input: &str,
     text: &str,
     to: Option<Lang>,
     mut model: Option<&mut Loaded>,
     model_speakers: bool,
+    beams: usize,
 ) -> Result<QuotesReport> {
     let article_lang = langid::detect(text);
     let found = match (model_speakers, model.as_deref_mut()) {
         (true, Some(loaded)) => find_with_model(loaded, text)?,
         _ => quotes::find(text),
     };
-    let mut translator = model.map(Translator::new);
+    let mut translator = model.map(|m| Translator::new(m).with_beams(beams));
     let mut records = Vec::new();
     for quote in found {
         let lang = langid::detect_with_prior(&quote.text, article_lang);
@@ -176,7 +177,7 @@ mod tests {
     #[test]
     fn without_a_model_quotes_come_with_offsets_language_and_no_translation() {
         let text = "The mayor, Ana Ruiz, spoke on Monday.\n\n\"We will rebuild the pier before the summer season starts,\" Ruiz said.";
-        let r = run("t.txt", text, Lang::parse("es").ok(), None, true).unwrap();
+        let r = run("t.txt", text, Lang::parse("es").ok(), None, true, 1).unwrap();
         assert_eq!(r.quotes.len(), 1);
         let q = &r.quotes[0];
         assert_eq!(&text[q.quote.start..q.quote.end], q.quote.text);
