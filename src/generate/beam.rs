@@ -8,10 +8,24 @@ use super::{find_stop_text, prepare, repeated_tail, GenerateConfig, Generation, 
 use crate::engine::LoadedModel;
 use crate::error::{Error, Result};
 
-/// A continuation being grown.
+/// A continuation being grown: its tokens, and the log-probability of each prefix of them.
 struct Alive {
     tokens: Vec<u32>,
-    logp: f64,
+    logp: Vec<f64>,
+}
+
+impl Alive {
+    fn total(&self) -> f64 {
+        self.logp.last().copied().unwrap_or(0.0)
+    }
+
+    /// This continuation with `token` of log-probability `l` after it.
+    fn then(&self, token: u32, l: f64) -> Alive {
+        let (mut tokens, mut logp) = (self.tokens.clone(), self.logp.clone());
+        tokens.push(token);
+        logp.push(self.total() + l);
+        Alive { tokens, logp }
+    }
 }
 
 /// A continuation that ended, ranked by `score`.
@@ -19,6 +33,19 @@ struct Done {
     tokens: Vec<u32>,
     score: f64,
     stop: StopReason,
+}
+
+impl Done {
+    /// `alive`'s first `keep` tokens, ended for `stop`; `logp` is the log-probability of those
+    /// tokens, and of the end token when `end_token` (which then counts as a token too).
+    fn of(alive: &Alive, keep: usize, logp: f64, end_token: bool, stop: StopReason) -> Done {
+        let counted = keep + usize::from(end_token);
+        Done {
+            tokens: alive.tokens[..keep].to_vec(),
+            score: per_token(logp, counted),
+            stop,
+        }
+    }
 }
 
 /// What a finished continuation is ranked by: its log-probability per token, the end token
@@ -36,7 +63,7 @@ pub(super) fn search(
 ) -> Result<Generation> {
     let width = config.beams;
     let context = model.info.context_length;
-    let lm = &mut model.lm;
+    let LoadedModel { lm, tokenizer, .. } = model;
     if lm.beams().is_none() {
         return Err(Error::Usage(
             "beam search runs on the native CPU engine only; use --beams 1 with this engine or device"
@@ -55,11 +82,25 @@ pub(super) fn search(
         .into_iter()
         .map(|(t, l)| Alive {
             tokens: vec![t],
-            logp: l as f64,
+            logp: vec![l as f64],
         })
         .collect();
+    if alive.len() < width {
+        return Err(Error::Usage(format!(
+            "--beams {width} is more than the {} tokens this model can start an answer with",
+            alive.len()
+        )));
+    }
     let beams = lm.beams().expect("checked above");
     beams.fork(width, prompt.len())?;
+    // A stop text ends a beam as a stop token does: the text is cut there at the end.
+    let says_stop = |tokens: &[u32]| -> Result<bool> {
+        if config.stop_texts.is_empty() {
+            return Ok(false);
+        }
+        let text = tokenizer.decode(tokens, true)?;
+        Ok(find_stop_text(&text, 0, &config.stop_texts).is_some())
+    };
     let mut done: Vec<Done> = Vec::new();
     let mut pos = prompt.len();
     loop {
@@ -69,11 +110,7 @@ pub(super) fn search(
                 true => StopReason::MaxTokens,
                 false => StopReason::Context,
             };
-            done.extend(alive.drain(..).map(|a| Done {
-                score: per_token(a.logp, n),
-                tokens: a.tokens,
-                stop,
-            }));
+            done.extend(alive.iter().map(|a| Done::of(a, n, a.total(), false, stop)));
             break;
         }
         let last: Vec<u32> = alive.iter().map(|a| a.tokens[n - 1]).collect();
@@ -81,63 +118,61 @@ pub(super) fn search(
         let vocab = logits.len() / width;
         // Each beam's 2 x width best tokens hold the step's `width` best continuations, however
         // many of them end.
-        let mut candidates: Vec<(f64, usize, u32)> = Vec::with_capacity(2 * width * width);
+        let mut candidates: Vec<(f64, usize, u32, f32)> = Vec::with_capacity(2 * width * width);
         for (b, a) in alive.iter().enumerate() {
             log_softmax(&logits[b * vocab..(b + 1) * vocab], &mut lp);
             for (t, l) in top(&lp, 2 * width, |_| true) {
-                candidates.push((a.logp + l as f64, b, t));
+                candidates.push((a.total() + l as f64, b, t, l));
             }
         }
         candidates.sort_by(|x, y| y.0.total_cmp(&x.0));
         let mut next = Vec::with_capacity(width);
         let mut parents = Vec::with_capacity(width);
-        for (rank, (logp, b, t)) in candidates.into_iter().enumerate() {
+        for (rank, (logp, b, t, l)) in candidates.into_iter().enumerate() {
             if next.len() == width {
                 break;
             }
             if stops.contains(&t) {
                 // An ending counts among the step's `width` best only.
-                if rank >= width {
-                    continue;
+                if rank < width {
+                    done.push(Done::of(&alive[b], n, logp, true, StopReason::Stop));
                 }
-                done.push(Done {
-                    tokens: alive[b].tokens.clone(),
-                    score: per_token(logp, n + 1),
-                    stop: StopReason::Stop,
-                });
                 continue;
             }
-            let mut tokens = alive[b].tokens.clone();
-            tokens.push(t);
-            if let Some(keep) = repeated_tail(&tokens) {
-                // A loop ends the beam, cut to its first copy.
-                tokens.truncate(keep);
-                done.push(Done {
-                    score: per_token(logp, n + 1),
-                    tokens,
-                    stop: StopReason::Repetition,
-                });
+            let grown = alive[b].then(t, l as f64);
+            if let Some(keep) = repeated_tail(&grown.tokens) {
+                // A loop ends the beam, cut to its first copy and scored on what is kept.
+                let kept = grown.logp[keep - 1];
+                done.push(Done::of(&grown, keep, kept, false, StopReason::Repetition));
                 continue;
             }
-            next.push(Alive { tokens, logp });
+            if says_stop(&grown.tokens)? {
+                done.push(Done::of(&grown, n + 1, logp, false, StopReason::Stop));
+                continue;
+            }
+            next.push(grown);
             parents.push(b);
         }
         if next.len() < width {
-            // Every candidate ended: nothing is left to grow.
+            // Too few live continuations to fill the beams: what is left ends here.
+            done.extend(
+                next.iter()
+                    .map(|a| Done::of(a, n + 1, a.total(), false, StopReason::MaxTokens)),
+            );
             break;
         }
         beams.reorder(&parents, prompt.len()..pos + 1)?;
         alive = next;
         pos += 1;
-        // Done once a finished continuation scores better per token than every live one does
-        // now.
+        // A heuristic end, not a bound (a live beam's average could still rise): once a
+        // finished continuation scores better per token than every live one does now.
         let best_done = done
             .iter()
             .map(|d| d.score)
             .fold(f64::NEG_INFINITY, f64::max);
         let best_alive = alive
             .iter()
-            .map(|a| per_token(a.logp, n + 1))
+            .map(|a| per_token(a.total(), n + 1))
             .fold(f64::NEG_INFINITY, f64::max);
         if best_done >= best_alive {
             break;
@@ -147,7 +182,7 @@ pub(super) fn search(
         .into_iter()
         .max_by(|x, y| x.score.total_cmp(&y.score))
         .ok_or_else(|| Error::Engine("beam search ended with no continuation".into()))?;
-    let mut text = model.tokenizer.decode(&best.tokens, true)?;
+    let mut text = tokenizer.decode(&best.tokens, true)?;
     let mut stop = best.stop;
     if let Some(cut) = find_stop_text(&text, 0, &config.stop_texts) {
         text.truncate(cut);

@@ -59,6 +59,11 @@ pub fn run(
     let mut beam = Vec::new();
     for _ in 0..opts.repeat.max(1) {
         let mut m = model::load(spec, device, opts.engine)?;
+        if opts.beams > 1 && m.lm.beams().is_none() {
+            return Err(crate::error::Error::Usage(
+                "--beams is measured on the native CPU engine only; leave it out here".into(),
+            ));
+        }
         load.push(m.load_secs);
         let vocab = m.tokenizer.vocab_size();
         let prompt = synthetic_tokens(opts.prompt_tokens, vocab);
@@ -112,11 +117,7 @@ fn beam_steps(
     let width = opts.beams;
     lm.reset();
     lm.forward(&prompt[..1], 0)?;
-    let beams = lm.beams().ok_or_else(|| {
-        crate::error::Error::Usage(
-            "--beams is measured on the native CPU engine only; leave it out here".into(),
-        )
-    })?;
+    let beams = lm.beams().expect("checked before timing");
     beams.fork(width, 1)?;
     let parents: Vec<usize> = (0..width).map(|b| (b + 1) % width).collect();
     let mut tokens: Vec<u32> = prompt.iter().copied().cycle().take(width).collect();

@@ -15,6 +15,17 @@ pub(super) struct Beams {
 }
 
 impl Beams {
+    /// Forget the search: the caches stay allocated for the next one, but no step runs until
+    /// a new `fork`.
+    pub(super) fn end(&mut self) {
+        self.width = 0;
+    }
+
+    /// Bytes held by the beams' caches.
+    pub(super) fn bytes(&self) -> usize {
+        self.caches.iter().flatten().map(LayerCache::bytes).sum()
+    }
+
     /// Beam `beam`'s cache of layer `layer`.
     pub(super) fn cache(&mut self, layer: usize, beam: usize) -> &mut LayerCache {
         &mut self.caches[layer][beam]
@@ -33,7 +44,10 @@ impl Decoder {
             ));
         }
         if self.caches.is_empty() || pos > self.written {
-            return Err("beams start from a prompt, and none has been run".into());
+            return Err(format!(
+                "beams start from the first {pos} positions, but {} have been run; run the prompt with `forward` first",
+                self.written
+            ));
         }
         let heads = self.heads();
         let beams = &mut self.beams;
@@ -54,16 +68,19 @@ impl Decoder {
 
     /// Run one token for each beam, all at position `pos`; returns their logits, `[beam][vocab]`.
     pub fn forward_beams(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32], String> {
+        if self.beams.width == 0 {
+            return Err("no beam search is running; start one with `fork`".into());
+        }
         if tokens.len() != self.beams.width {
             return Err(format!(
-                "{} tokens for {} beams; start the search with `fork`",
+                "{} tokens for {} beams; give one token per beam",
                 tokens.len(),
                 self.beams.width
             ));
         }
         if pos >= self.positions {
             return Err(format!(
-                "position {pos} is past the {} reserved for this request",
+                "position {pos} is past the {} reserved for this request; reserve more first",
                 self.positions
             ));
         }

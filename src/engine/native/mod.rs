@@ -162,6 +162,7 @@ impl Decoder {
     pub fn forget(&mut self) {
         self.history.clear();
         self.written = 0;
+        self.beams.end();
     }
 
     /// How many leading `tokens` already have their keys and values in the caches, from
@@ -195,6 +196,8 @@ impl Decoder {
         if positions <= self.positions {
             return;
         }
+        // Beams forked from the old caches do not fit the grown ones.
+        self.beams.end();
         // Whole blocks, so that the next request of a similar length finds the cache large
         // enough and can keep the opening it shares with this one.
         let positions = positions
@@ -247,7 +250,7 @@ impl Decoder {
 
     /// Bytes held by the KV cache.
     pub fn cache_bytes(&self) -> usize {
-        self.caches.iter().map(LayerCache::bytes).sum()
+        self.caches.iter().map(LayerCache::bytes).sum::<usize>() + self.beams.bytes()
     }
 
     fn check_room(&mut self, n: usize, pos: usize) -> Result<(), String> {
