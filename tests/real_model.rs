@@ -486,8 +486,10 @@ fn translate_and_quote_translation_run_with_a_real_model() {
     let es = dir.path().join("noticia.txt");
     let text = "La alcaldesa Ana Ruiz habló el lunes.\n\n«Vamos a reconstruir el muelle antes del verano», dijo Ruiz.\n";
     std::fs::write(&es, text).unwrap();
-    let out = cmd(&home)
-        .args([
+    // Greedy, as one document (the second sentence asked after the first), and with a beam
+    // search: every sentence comes back each way.
+    for extra in [&[][..], &["--document"], &["--beams", "3"]] {
+        let args = [
             "translate",
             "--to",
             "en",
@@ -496,47 +498,27 @@ fn translate_and_quote_translation_run_with_a_real_model() {
             "-m",
             ID,
             "--offline",
-        ])
-        .arg(&es)
-        .assert()
-        .success();
-    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(json["from"], "es");
-    let sentences = json["sentences"].as_array().unwrap();
-    assert_eq!(sentences.len(), 2, "{json}");
-    assert!(sentences
-        .iter()
-        .all(|s| !s["translation"].as_str().unwrap().is_empty()));
+        ];
+        let json = run_json(&home, &[&args[..], extra].concat(), &es);
+        assert_eq!(json["from"], "es", "{extra:?}");
+        let sentences = json["sentences"].as_array().unwrap();
+        assert_eq!(sentences.len(), 2, "{extra:?}: {json}");
+        assert!(
+            sentences
+                .iter()
+                .all(|s| !s["translation"].as_str().unwrap().trim().is_empty()),
+            "{extra:?}: {json}"
+        );
+        if extra == ["--document"] {
+            let second = sentences[1]["translation"].as_str().unwrap();
+            assert!(second.contains("Ruiz"), "{json}");
+        }
+    }
 
-    // As one document: the second sentence is asked after the first, and none is lost.
-    let json = run_json(
-        &home,
-        &[
-            "translate",
-            "--to",
-            "en",
-            "--document",
-            "--format",
-            "json",
-            "-m",
-            ID,
-            "--offline",
-        ],
-        &es,
-    );
-    let sentences = json["sentences"].as_array().unwrap();
-    assert_eq!(sentences.len(), 2, "{json}");
-    assert!(
-        sentences[1]["translation"]
-            .as_str()
-            .unwrap()
-            .contains("Ruiz"),
-        "{json}"
-    );
-
-    let json = run_json(
-        &home,
-        &[
+    // Greedy and with a beam search: the quotation stays exactly as written, and its
+    // translation comes in the target language's marks.
+    for extra in [&[][..], &["--beams", "3"]] {
+        let args = [
             "quotes",
             "--to",
             "en",
@@ -545,67 +527,18 @@ fn translate_and_quote_translation_run_with_a_real_model() {
             "-m",
             ID,
             "--offline",
-        ],
-        &es,
-    );
-    let q = &json["quotes"][0];
-    assert_eq!(q["text"], "Vamos a reconstruir el muelle antes del verano");
-    assert_eq!(q["speaker"]["name"], "Ana Ruiz");
-    assert_eq!(q["lang"], "es");
-    let t = q["translation"].as_str().unwrap();
-    assert!(
-        t.starts_with('“') && t.ends_with('”') && t.chars().count() > 4,
-        "{t}"
-    );
-
-    // With a beam search: every sentence still comes back, and the quotation's translation
-    // still comes in the target's marks.
-    let json = run_json(
-        &home,
-        &[
-            "translate",
-            "--to",
-            "en",
-            "--beams",
-            "3",
-            "--format",
-            "json",
-            "-m",
-            ID,
-            "--offline",
-        ],
-        &es,
-    );
-    let sentences = json["sentences"].as_array().unwrap();
-    assert_eq!(sentences.len(), 2, "{json}");
-    assert!(sentences
-        .iter()
-        .all(|s| !s["translation"].as_str().unwrap().trim().is_empty()));
-    let json = run_json(
-        &home,
-        &[
-            "quotes",
-            "--to",
-            "en",
-            "--beams",
-            "3",
-            "--format",
-            "json",
-            "-m",
-            ID,
-            "--offline",
-        ],
-        &es,
-    );
-    let t = json["quotes"][0]["translation"].as_str().unwrap();
-    assert!(
-        t.starts_with('“') && t.ends_with('”') && t.chars().count() > 4,
-        "{t}"
-    );
-    assert_eq!(
-        json["quotes"][0]["text"], q["text"],
-        "the source quotation is untouched"
-    );
+        ];
+        let json = run_json(&home, &[&args[..], extra].concat(), &es);
+        let q = &json["quotes"][0];
+        assert_eq!(q["text"], "Vamos a reconstruir el muelle antes del verano");
+        assert_eq!(q["speaker"]["name"], "Ana Ruiz");
+        assert_eq!(q["lang"], "es");
+        let t = q["translation"].as_str().unwrap();
+        assert!(
+            t.starts_with('“') && t.ends_with('”') && t.chars().count() > 4,
+            "{extra:?}: {t}"
+        );
+    }
 }
 
 /// `quotes --model-speakers`: a quotation with no cue gets a speaker only from the article's

@@ -380,6 +380,7 @@ impl Decoder {
             s.x[..n * e].iter_mut().for_each(|v| *v *= k);
         }
         let half = c.n_rot / 2;
+        let windowed = c.windowed.iter().any(|&w| w);
         for t in 0..n {
             let p = rows.position(t);
             let row = t * half..(t + 1) * half;
@@ -389,7 +390,7 @@ impl Decoder {
                 &mut s.cos[row.clone()],
                 &mut s.sin[row.clone()],
             );
-            if c.windowed.iter().any(|&w| w) {
+            if windowed {
                 ops::rope_table(
                     p..p + 1,
                     window_freqs,
