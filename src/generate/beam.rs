@@ -164,39 +164,52 @@ pub(super) fn search(
         beams.reorder(&parents, prompt.len()..pos + 1)?;
         alive = next;
         pos += 1;
-        // A heuristic end, not a bound (a live beam's average could still rise): once a
-        // finished continuation scores better per token than every live one does now.
-        let best_done = done
-            .iter()
-            .map(|d| d.score)
-            .fold(f64::NEG_INFINITY, f64::max);
-        let best_alive = alive
-            .iter()
-            .map(|a| per_token(a.total(), n + 1))
-            .fold(f64::NEG_INFINITY, f64::max);
-        if best_done >= best_alive {
-            break;
+        // A heuristic end, not a bound (a live beam's average could still rise): once
+        // `width` continuations have finished and the worst of the best `width` of them scores
+        // better per token than every live one does now. Stopping at the first finished one
+        // would favour a sentence cut short (an early end token) over a live beam about to
+        // write its likely last words ("he added.").
+        if done.len() >= width {
+            let mut scores: Vec<f64> = done.iter().map(|d| d.score).collect();
+            scores.sort_by(|x, y| y.total_cmp(x));
+            let best_alive = alive
+                .iter()
+                .map(|a| per_token(a.total(), n + 1))
+                .fold(f64::NEG_INFINITY, f64::max);
+            if scores[width - 1] >= best_alive {
+                break;
+            }
         }
     }
+    done.sort_by(|x, y| y.score.total_cmp(&x.score));
     let best = done
-        .into_iter()
-        .max_by(|x, y| x.score.total_cmp(&y.score))
+        .first()
         .ok_or_else(|| Error::Engine("beam search ended with no continuation".into()))?;
-    let mut text = tokenizer.decode(&best.tokens, true)?;
-    let mut stop = best.stop;
-    if let Some(cut) = find_stop_text(&text, 0, &config.stop_texts) {
-        text.truncate(cut);
-        stop = StopReason::Stop;
+    let (mut stop, generated_tokens) = (best.stop, best.tokens.len());
+    let mut texts: Vec<String> = Vec::with_capacity(done.len());
+    for (i, d) in done.iter().enumerate() {
+        let mut text = tokenizer.decode(&d.tokens, true)?;
+        if let Some(cut) = find_stop_text(&text, 0, &config.stop_texts) {
+            text.truncate(cut);
+            if i == 0 {
+                stop = StopReason::Stop;
+            }
+        }
+        if !texts.contains(&text) {
+            texts.push(text);
+        }
     }
+    let text = texts.remove(0);
     on_text(&text);
     Ok(Generation {
         text,
         prompt_tokens: prompt.len(),
         cached_tokens: cached,
-        generated_tokens: best.tokens.len(),
+        generated_tokens,
         prefill_secs,
         decode_secs: decode_start.elapsed().as_secs_f64(),
         stop,
+        alternatives: texts,
     })
 }
 

@@ -61,6 +61,11 @@ pub struct Generation {
     pub decode_secs: f64,
     /// Why it ended.
     pub stop: StopReason,
+    /// A beam search's other finished continuations, best first, each cut at its stop text
+    /// and none equal to `text` or to another; empty for token-by-token decoding. A caller
+    /// with a rule the model's favourite breaks (keep the quotation marks) takes the first
+    /// that keeps it.
+    pub alternatives: Vec<String>,
 }
 
 impl Generation {
@@ -225,6 +230,7 @@ pub fn generate(
         prefill_secs,
         decode_secs: decode_start.elapsed().as_secs_f64(),
         stop,
+        alternatives: Vec::new(),
     })
 }
 

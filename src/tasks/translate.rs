@@ -88,20 +88,21 @@ impl<'a> Translator<'a> {
             true => std::mem::take(&mut self.turns),
             false => Vec::new(),
         };
+        let quoted = has_marks(text);
         let whole = self.plain(&marked, from, to, &context);
         self.turns = context;
-        let mut whole = whole?;
-        if has_marks(text) && !has_marks(&whole) {
+        let mut whole = first_keeping_marks(whole?, quoted);
+        if quoted && !has_marks(&whole) {
             // The model drops a quotation's marks now and then: asked again, with the marks
             // pointed out, it mostly keeps them.
             let p = &self.loaded.spec.prompts.translate;
             let user = fill(&p.keep_marks, from, to, &marked, "", "");
-            let again = self.ask(from, to, &user, &marked)?;
+            let again = first_keeping_marks(self.answers(from, to, &[], &user, &marked)?, true);
             if has_marks(&again) {
                 whole = again;
             }
         }
-        if has_marks(text) && !has_marks(&whole) {
+        if quoted && !has_marks(&whole) {
             whole = self.mark_quotations(whole, text, from, to)?;
         }
         if self.document {
@@ -143,7 +144,9 @@ impl<'a> Translator<'a> {
             .iter()
             .filter(|s| s.closed && s.narration.is_none())
         {
-            let alone = self.plain(&text[span.start..span.end], from, to, &[])?;
+            let alone = self
+                .plain(&text[span.start..span.end], from, to, &[])?
+                .remove(0);
             match best_window(&out, strip_marks(&alone)) {
                 Some((a, b)) => out = put_marks(&out, a, b, open, close, to),
                 None => {
@@ -163,14 +166,14 @@ impl<'a> Translator<'a> {
     }
 
     /// `text` through the `text` prompt, after the registry's examples for the pair and then
-    /// `context`, the document's earlier turns.
+    /// `context`, the document's earlier turns: the answers, best first (see [`Self::answers`]).
     fn plain(
         &mut self,
         text: &str,
         from: Lang,
         to: Lang,
         context: &[(String, String)],
-    ) -> Result<String> {
+    ) -> Result<Vec<String>> {
         let p = &self.loaded.spec.prompts.translate;
         let user = fill(&p.text, from, to, text, "", "");
         // The registry's worked examples for this pair, asked exactly as `text` will be.
@@ -184,7 +187,7 @@ impl<'a> Translator<'a> {
             })
             .collect();
         examples.extend_from_slice(context);
-        self.ask_with(from, to, &examples, &user, text)
+        self.answers(from, to, &examples, &user, text)
     }
 
     /// Translate a quotation said by `speaker` in the sentence `context`; the answer comes in
@@ -219,19 +222,21 @@ impl<'a> Translator<'a> {
         Ok(out)
     }
 
+    /// The model's answer to `user`, trimmed.
     fn ask(&mut self, from: Lang, to: Lang, user: &str, source: &str) -> Result<String> {
-        self.ask_with(from, to, &[], user, source)
+        Ok(self.answers(from, to, &[], user, source)?.remove(0))
     }
 
-    /// `user` after the translator's system turn and `examples`; the answer, trimmed.
-    fn ask_with(
+    /// `user` after the translator's system turn and `examples`: the answer, trimmed, then a
+    /// beam search's other finished answers, best first (none when greedy). Never empty.
+    fn answers(
         &mut self,
         from: Lang,
         to: Lang,
         examples: &[(String, String)],
         user: &str,
         source: &str,
-    ) -> Result<String> {
+    ) -> Result<Vec<String>> {
         let system = fill(
             &self.loaded.spec.prompts.translate.system,
             from,
@@ -252,8 +257,38 @@ impl<'a> Translator<'a> {
         let gen = self
             .loaded
             .generate(&ids, budget, &["\n\n"], Some(0.0), 1, self.beams)?;
-        Ok(gen.text.trim().to_string())
+        Ok(std::iter::once(gen.text)
+            .chain(gen.alternatives)
+            .map(|t| t.trim().to_string())
+            .collect())
     }
+}
+
+/// The first of `answers` (best first, never empty) whose quotation marks are all closed,
+/// when `quoted` (the source quotes someone); otherwise, or when none does, the first. A beam
+/// search can rank `We have mice ... no longer are."` (the opening mark and the attribution
+/// dropped) above `"We have mice ...," he added.`: the next answer keeps the quotation.
+fn first_keeping_marks(mut answers: Vec<String>, quoted: bool) -> String {
+    let at = match quoted {
+        true => answers.iter().position(|a| marks_closed(a)).unwrap_or(0),
+        false => 0,
+    };
+    answers.swap_remove(at)
+}
+
+/// Whether `s` holds quotation marks and every one of them is closed: an even number of `"`,
+/// and as many of each opening mark as of its closing one (single marks are not counted:
+/// they double as apostrophes).
+fn marks_closed(s: &str) -> bool {
+    let count = |c: char| s.matches(c).count();
+    has_marks(s)
+        && count('"') % 2 == 0
+        && count('«') == count('»')
+        && match count('„') {
+            // German and Polish close „ with “.
+            0 => count('“') == count('”'),
+            n => n == count('“'),
+        }
 }
 
 /// `text` as it is handed to the model: marks the model knows from the target language's text
@@ -572,6 +607,30 @@ mod tests {
             mark_before_attribution(named, true, "afirmó Hu.", "\"", "\"", en).unwrap(),
             "\"We will work hard,\" Hu said."
         );
+    }
+
+    #[test]
+    fn the_first_answer_that_closes_its_marks_is_taken_for_a_quotation() {
+        let answers = || {
+            vec![
+                "We have mice that are no longer diabetic.\"".to_string(),
+                "We have mice that are no longer diabetic.".to_string(),
+                "\"We have mice that are no longer diabetic,\" he added.".to_string(),
+            ]
+        };
+        assert_eq!(first_keeping_marks(answers(), false), answers()[0]);
+        assert_eq!(first_keeping_marks(answers(), true), answers()[2]);
+        // None closes its marks: the model's favourite stays.
+        assert_eq!(
+            first_keeping_marks(answers()[..2].to_vec(), true),
+            answers()[0]
+        );
+        assert!(marks_closed("Dijo «sí» y «no»."));
+        assert!(marks_closed("Er sagte: „Ja“."));
+        assert!(marks_closed("She said “yes” and it's fine."));
+        assert!(!marks_closed("Dijo «sí y no."));
+        assert!(!marks_closed("She said “yes."));
+        assert!(!marks_closed("No quotation at all."));
     }
 
     #[test]
