@@ -258,6 +258,20 @@ fn zero_tokens_or_threads_are_usage_errors() {
             .code(2)
             .stderr(predicate::str::contains(flag));
     }
+    // Every subcommand takes --threads after its name.
+    for command in [
+        &["translate", "x.txt", "--to", "en"][..],
+        &["quotes", "x.txt"],
+        &["eval", "translation", "--src", "a", "--ref", "b"],
+        &["bench"],
+    ] {
+        summarise(&home)
+            .args(command)
+            .args(["--threads", "0"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--threads"));
+    }
 }
 
 #[test]

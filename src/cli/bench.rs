@@ -21,11 +21,6 @@ pub struct BenchArgs {
     #[arg(long, short = 'm', value_name = "ID|PATH")]
     pub model: Option<String>,
 
-    /// CPU threads (default: the physical cores).
-    #[arg(long, short = 't', value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub threads: Option<u32>,
-
     /// Device to run on; `auto` picks the best compiled-in device that is present.
     #[arg(long, value_enum, default_value_t = device::DeviceChoice::Auto)]
     pub device: device::DeviceChoice,

@@ -57,8 +57,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "LANG", requires = "quotes", value_parser = crate::text::lang::Lang::parse)]
     pub to: Option<crate::text::lang::Lang>,
 
-    /// CPU threads (default: the physical cores).
-    #[arg(long, short = 't', value_name = "N",
+    /// CPU threads (default: the physical cores); every subcommand takes it.
+    #[arg(long, short = 't', value_name = "N", global = true,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
@@ -115,12 +115,7 @@ pub enum Command {
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let threads = match &cli.command {
-        Some(Command::Bench(b)) => b.threads.or(cli.run.threads),
-        Some(Command::Parity(p)) => p.threads.or(cli.run.threads),
-        _ => cli.run.threads,
-    };
-    if let Some(threads) = threads {
+    if let Some(threads) = cli.run.threads {
         // candle sizes its CPU thread pools from these on first use, which is after this point.
         std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());

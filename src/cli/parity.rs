@@ -47,11 +47,6 @@ pub struct ParityArgs {
     #[arg(long, value_enum, default_value_t = Judge::All)]
     pub judge: Judge,
 
-    /// CPU threads (default: the physical cores).
-    #[arg(long, short = 't', value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub threads: Option<u32>,
-
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
