@@ -124,6 +124,18 @@ fn generate_with_beams_is_repeatable_and_needs_the_native_engine() {
     assert_eq!(streamed, one.text, "{id}: the chosen text is handed on");
     let two = generate::generate(&mut model, &ids, &common::short_line(4), &mut |_| {}).unwrap();
     assert_eq!(one.text, two.text, "{id}: beam search is deterministic");
+    assert_eq!(one.alternatives, two.alternatives);
+    // The other finished beams: at least the width, less the chosen one and repeats, all
+    // distinct, none the chosen text, none keeping its stop text.
+    assert!(!one.alternatives.is_empty(), "{id}: no alternatives");
+    for (i, alt) in one.alternatives.iter().enumerate() {
+        assert_ne!(
+            alt, &one.text,
+            "{id}: the chosen text is not an alternative"
+        );
+        assert!(!one.alternatives[..i].contains(alt), "{id}: {alt:?} twice");
+        assert!(!alt.contains('\n'), "{id}: stop text kept: {alt:?}");
+    }
 
     // Greedy decoding after a beam search keeps the prompt's cached positions, and answers as
     // it does from a cold start.
@@ -132,6 +144,7 @@ fn generate_with_beams_is_repeatable_and_needs_the_native_engine() {
     model.lm.reset();
     let cold = generate::generate(&mut model, &ids, &common::short_line(1), &mut |_| {}).unwrap();
     assert_eq!(cold.cached_tokens, 0);
+    assert!(warm.alternatives.is_empty() && cold.alternatives.is_empty());
     // The prompt's last token runs alone when the rest is cached, and its rounding differs
     // slightly from a prefill's (see prefix_cache.rs): the first word is compared.
     let first_word = |t: &str| t.split_whitespace().next().map(str::to_lowercase);
