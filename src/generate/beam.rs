@@ -185,31 +185,34 @@ pub(super) fn search(
     let best = done
         .first()
         .ok_or_else(|| Error::Engine("beam search ended with no continuation".into()))?;
-    let (mut stop, generated_tokens) = (best.stop, best.tokens.len());
-    let mut texts: Vec<String> = Vec::with_capacity(done.len());
-    for (i, d) in done.iter().enumerate() {
+    // A finished continuation's text, cut at its stop text; whether it was cut.
+    let text_of = |d: &Done| -> Result<(String, bool)> {
         let mut text = tokenizer.decode(&d.tokens, true)?;
-        if let Some(cut) = find_stop_text(&text, 0, &config.stop_texts) {
-            text.truncate(cut);
-            if i == 0 {
-                stop = StopReason::Stop;
-            }
+        let cut = find_stop_text(&text, 0, &config.stop_texts);
+        if let Some(at) = cut {
+            text.truncate(at);
         }
-        if !texts.contains(&text) {
-            texts.push(text);
+        Ok((text, cut.is_some()))
+    };
+    let (text, cut) = text_of(best)?;
+    let stop = if cut { StopReason::Stop } else { best.stop };
+    let mut alternatives: Vec<String> = Vec::with_capacity(done.len() - 1);
+    for d in &done[1..] {
+        let (other, _) = text_of(d)?;
+        if other != text && !alternatives.contains(&other) {
+            alternatives.push(other);
         }
     }
-    let text = texts.remove(0);
     on_text(&text);
     Ok(Generation {
         text,
         prompt_tokens: prompt.len(),
         cached_tokens: cached,
-        generated_tokens,
+        generated_tokens: best.tokens.len(),
         prefill_secs,
         decode_secs: decode_start.elapsed().as_secs_f64(),
         stop,
-        alternatives: texts,
+        alternatives,
     })
 }
 
