@@ -19,6 +19,7 @@
 
 mod common;
 
+use common::parity::TeacherForced;
 use serde::Deserialize;
 use summarise::engine::native::Decoder;
 use summarise::generate::sampler::argmax;
@@ -39,14 +40,6 @@ struct NoiseFloor {
 #[derive(Deserialize)]
 struct FloorGreedy {
     gap_at_divergence: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct TeacherForced {
-    tokens: Vec<u32>,
-    top_ids: Vec<Vec<u32>>,
-    top_logits: Vec<Vec<f64>>,
-    lse: Vec<f64>,
 }
 
 #[derive(Deserialize)]

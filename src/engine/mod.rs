@@ -27,6 +27,18 @@ pub trait CausalLm {
     fn forward_argmax(&mut self, tokens: &[u32], pos: usize) -> Result<u32> {
         Ok(crate::generate::sampler::argmax(self.forward(tokens, pos)?))
     }
+    /// Run `tokens` from position `pos` and add up the log-probability of each `tokens[i]`,
+    /// `i >= from` (at least 1), given the tokens before it: how likely the model finds a
+    /// given continuation. The default runs the scored tokens one at a time; engines that can
+    /// return every position's logits score them in one pass.
+    fn sequence_log_prob(&mut self, tokens: &[u32], pos: usize, from: usize) -> Result<f64> {
+        check_scored(tokens, from)?;
+        let mut total = log_softmax_at(self.forward(&tokens[..from], pos)?, tokens[from]);
+        for i in from..tokens.len() - 1 {
+            total += log_softmax_at(self.forward(&tokens[i..i + 1], pos + i)?, tokens[i + 1]);
+        }
+        Ok(total)
+    }
     /// Forget all cached positions.
     fn reset(&mut self);
     /// How many leading `tokens` already have their keys and values cached from an earlier
@@ -40,6 +52,27 @@ pub trait CausalLm {
     fn beams(&mut self) -> Option<&mut dyn BeamLm> {
         None
     }
+}
+
+/// `sequence_log_prob`'s arguments: at least one token before the scored ones, and one scored.
+fn check_scored(tokens: &[u32], from: usize) -> Result<()> {
+    if from == 0 || from >= tokens.len() {
+        return Err(Error::Usage(format!(
+            "scoring tokens {from}.. of {}: needs at least one token before them and one scored",
+            tokens.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `log p(token)` under `logits`; minus infinity for a token past the vocabulary.
+pub fn log_softmax_at(logits: &[f32], token: u32) -> f64 {
+    let Some(&x) = logits.get(token as usize) else {
+        return f64::NEG_INFINITY;
+    };
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+    x as f64 - max - sum.ln()
 }
 
 /// A model that advances several continuations of one prompt together.
@@ -203,6 +236,18 @@ impl CausalLm for native::Decoder {
 
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
         native::Decoder::forward(self, tokens, pos).map_err(Error::Engine)
+    }
+
+    fn sequence_log_prob(&mut self, tokens: &[u32], pos: usize, from: usize) -> Result<f64> {
+        check_scored(tokens, from)?;
+        let mut total = 0.0;
+        native::Decoder::forward_each_from(self, tokens, pos, from - 1, |i, logits| {
+            if i + 1 < tokens.len() {
+                total += log_softmax_at(logits, tokens[i + 1]);
+            }
+        })
+        .map_err(Error::Engine)?;
+        Ok(total)
     }
 
     fn reset(&mut self) {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod hub_server;
+pub mod parity;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

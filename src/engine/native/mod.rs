@@ -288,24 +288,42 @@ impl Decoder {
     }
 
     /// Run `tokens` from position `pos`, handing the logits of every position to `f` in order.
-    /// For reference comparisons; allocates one chunk of logits.
+    /// For reference comparisons and scoring given text.
     pub fn forward_each(
         &mut self,
         tokens: &[u32],
         pos: usize,
+        f: impl FnMut(usize, &[f32]),
+    ) -> Result<(), String> {
+        self.forward_each_from(tokens, pos, 0, f)
+    }
+
+    /// [`Decoder::forward_each`] for the positions from `first` on only: the output projection
+    /// of the others, a sixth of a small model's work per token, is skipped.
+    pub fn forward_each_from(
+        &mut self,
+        tokens: &[u32],
+        pos: usize,
+        first: usize,
         mut f: impl FnMut(usize, &[f32]),
     ) -> Result<(), String> {
         self.check_room(tokens.len(), pos)?;
         let vocab = self.vocab_size();
-        let mut chunk_logits = vec![0.0; self.chunk * vocab];
+        let rows = self.chunk.min(tokens.len().saturating_sub(first).max(1));
+        let mut chunk_logits = vec![0.0; rows * vocab];
         let mut start = 0;
         while start < tokens.len() {
             let end = (start + self.chunk).min(tokens.len());
             self.run_chunk(&tokens[start..end], pos + start)?;
-            let n = end - start;
-            self.logits_of(0..n, &mut chunk_logits[..n * vocab]);
-            for t in 0..n {
-                f(start + t, &chunk_logits[t * vocab..(t + 1) * vocab]);
+            // Rows of this chunk at or past `first`, at most `rows` of them at a time.
+            let mut row = first.max(start) - start;
+            while row < end - start {
+                let n = (end - start - row).min(rows);
+                self.logits_of(row..row + n, &mut chunk_logits[..n * vocab]);
+                for t in 0..n {
+                    f(start + row + t, &chunk_logits[t * vocab..(t + 1) * vocab]);
+                }
+                row += n;
             }
             start = end;
         }
