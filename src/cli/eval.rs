@@ -89,7 +89,7 @@ pub enum EvalCommand {
         format: Format,
     },
     /// Precision, recall and speaker accuracy of `summarise quotes` on passages annotated by
-    /// hand (the built-in set of 42 English and Spanish passages, or --data).
+    /// hand (the built-in set of 44 English and Spanish passages, or --data).
     Quotes {
         /// Annotated passages as JSON lines (default: the built-in set).
         #[arg(long, value_name = "FILE")]

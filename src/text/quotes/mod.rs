@@ -115,7 +115,8 @@ pub fn scan(text: &str) -> Scan {
         found.push(who);
     }
     // Carry speakers over: to the next quotation of the same paragraph, along a quotation that
-    // runs on across paragraphs (both ways), and from a cue in the sentence before.
+    // runs on across paragraphs (both ways), and from the sentence before: its cue, or a person
+    // opening it.
     for n in 0..spans.len() {
         if found[n].is_some() {
             continue;
@@ -154,7 +155,12 @@ pub fn scan(text: &str) -> Scan {
                 before: (from, start),
                 after: (start, start),
             };
-            attribution::from_cue(text, ctx, s.open_at, &people, None)
+            attribution::from_cue(text, ctx, s.open_at, &people, None).or_else(|| {
+                // A beat is a sentence of its own before a quotation that opens the next.
+                (kinds[n] == Kind::Direct)
+                    .then(|| attribution::from_beat(text, (from, start), s.open_at, &people))
+                    .flatten()
+            })
         };
         found[n] = carried
             .map(|a| Attribution {
