@@ -164,6 +164,12 @@ const PHRASE_ENDS: &[&str] = &[
     "que", "who", "quien", "which",
 ];
 
+/// Determiners that open a subject the text does not name ("a neighbour", "its staff").
+const UNNAMED: &[&str] = &[
+    "a", "an", "its", "their", "one", "some", "several", "another", "un", "una", "unos", "unas",
+    "otro", "otra", "varios", "varias", "algunos", "algunas",
+];
+
 /// The speaker named in the noun phrase after a cue: the last name before the phrase ends, so
 /// that "said Corvane spokesman Patrick Ndiaye" gives Patrick Ndiaye and "advirtió el director
 /// de Protección Civil, Jacinto Olmedo" gives Jacinto Olmedo.
@@ -229,7 +235,12 @@ pub fn from_cue(
             .rev()
             .find_map(|i| who_at(text, ws, i, people, lex))
     };
-    let found = |ws: &[Word<'_>], after_side: bool| -> Option<(Option<Who>, String)> {
+    let indefinite =
+        |w: Option<&Word<'_>>| w.is_some_and(|w| UNNAMED.contains(&w.text.to_lowercase().as_str()));
+    // The speaker, the cue, and whether the cue's subject is someone the text does not name
+    // ("a neighbour said", "its staff called it", "—le preguntó un periodista"): such a
+    // quotation has no speaker to give, rather than the speaker before.
+    let found = |ws: &[Word<'_>], after_side: bool| -> Option<(Option<Who>, String, bool)> {
         let (c0, c1, cue) = find_cue(ws, lex)?;
         let subject_before = subject(ws, c0);
         let according = cue == "according to" || cue == "según";
@@ -241,15 +252,20 @@ pub fn from_cue(
         } else {
             subject_before
         };
-        Some((who, cue))
+        let unnamed = who.is_none()
+            && (indefinite(c0.checked_sub(2).and_then(|i| ws.get(i))) || indefinite(ws.get(c1)));
+        Some((who, cue, unnamed))
     };
     let colon = text[ctx.before.0..ctx.before.1].trim_end().ends_with(':');
-    let (who, cue) = match found(&after, true).or_else(|| found(&before, false)) {
+    let (who, cue, unnamed) = match found(&after, true).or_else(|| found(&before, false)) {
         Some(hit) => hit,
         // "la ministra fue tajante: «...»": a colon introduces speech by the clause's subject.
-        None if colon => (subject(&before, before.len()), String::new()),
+        None if colon => (subject(&before, before.len()), String::new(), false),
         None => return None,
     };
+    if who.is_none() && unnamed {
+        return None;
+    }
     let Some(who) = who else {
         // A cue with no subject ("agregó", "—explicó—"): the speaker before, or the last person.
         let name = previous
@@ -405,5 +421,21 @@ mod tests {
                     Ana Ruiz toured the shelter. A \"small miracle\" banner hung above its \
                     door.";
         assert_eq!(speakers(text), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn a_subject_the_text_does_not_name_gives_no_speaker() {
+        let text = "Corvane cut 300 jobs.\n\n\"We had no choice,\" said a spokesman for Corvane, \
+                    Patrick Ndiaye.\n\n\"It is a disgrace,\" said a neighbour. Its staff \
+                    called the plant \"a ghost town\" last week.\n\n—¿Habrá más despidos? \
+                    —le preguntó un periodista.";
+        let got = speakers(text);
+        assert_eq!(
+            got,
+            [(
+                "We had no choice,".to_string(),
+                "Patrick Ndiaye".to_string()
+            )]
+        );
     }
 }
