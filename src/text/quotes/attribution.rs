@@ -226,7 +226,42 @@ pub fn from_cue(
     open_at: usize,
     people: &People,
     previous: Option<&Attribution>,
-) -> Option<Attribution> {
+) -> FromCue {
+    match speaker_from_cue(text, ctx, open_at, people, previous) {
+        Ok(Some(a)) => FromCue::Speaker(a),
+        Ok(None) => FromCue::Nothing,
+        Err(Unnamed) => FromCue::Unnamed,
+    }
+}
+
+/// What a quotation's own sentence says of its speaker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FromCue {
+    Speaker(Attribution),
+    /// A cue whose subject the text gives but does not name ("said a neighbour"): nobody to
+    /// attribute it to, by rule or by model.
+    Unnamed,
+    Nothing,
+}
+
+impl FromCue {
+    pub fn speaker(self) -> Option<Attribution> {
+        match self {
+            FromCue::Speaker(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+struct Unnamed;
+
+fn speaker_from_cue(
+    text: &str,
+    ctx: Context,
+    open_at: usize,
+    people: &People,
+    previous: Option<&Attribution>,
+) -> Result<Option<Attribution>, Unnamed> {
     let lex = lexicon::get();
     let after = words(text, ctx.after.0, ctx.after.1);
     let before = words(text, ctx.before.0, ctx.before.1);
@@ -261,11 +296,24 @@ pub fn from_cue(
         Some(hit) => hit,
         // "la ministra fue tajante: «...»": a colon introduces speech by the clause's subject.
         None if colon => (subject(&before, before.len()), String::new(), false),
-        None => return None,
+        None => return Ok(None),
     };
     if who.is_none() && unnamed {
-        return None;
+        return Err(Unnamed);
     }
+    Ok(resolve(who, cue, open_at, people, previous, lex))
+}
+
+/// The fullest name of the speaker `who` of a cue; with none written, the speaker `previous`
+/// or the last person named.
+fn resolve(
+    who: Option<Who>,
+    cue: String,
+    open_at: usize,
+    people: &People,
+    previous: Option<&Attribution>,
+    lex: &Lexicon,
+) -> Option<Attribution> {
     let Some(who) = who else {
         // A cue with no subject ("agregó", "—explicó—"): the speaker before, or the last person.
         let name = previous
@@ -437,5 +485,12 @@ mod tests {
                 "Patrick Ndiaye".to_string()
             )]
         );
+        // Nor is the model asked who said them.
+        let left: Vec<String> = super::super::scan(text)
+            .unattributed
+            .into_iter()
+            .map(|q| q.text)
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

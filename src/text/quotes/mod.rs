@@ -10,7 +10,7 @@ pub mod people;
 
 use serde::Serialize;
 
-use attribution::{Attribution, Context};
+use attribution::{Attribution, Context, FromCue};
 use people::People;
 
 /// How much of a quotation is the speaker's.
@@ -93,6 +93,7 @@ pub fn scan(text: &str) -> Scan {
     let mut found: Vec<Option<Attribution>> = Vec::with_capacity(spans.len());
     let mut keep: Vec<bool> = Vec::with_capacity(spans.len());
     let mut contexts: Vec<Context> = Vec::with_capacity(spans.len());
+    let mut unnamed: Vec<bool> = Vec::with_capacity(spans.len());
     let kinds: Vec<Kind> = spans
         .iter()
         .map(|s| kind(text, s, paragraphs[s.paragraph].0))
@@ -106,19 +107,21 @@ pub fn scan(text: &str) -> Scan {
         let short = words <= lex.not_speech.max_words_without_cue && kinds[n] != Kind::Direct;
         let not_speech = attribution::names_not_speech(text, ctx) && words <= 8;
         let scare = short && !attribution::has_cue(text, ctx, paragraph.0);
-        keep.push(!(not_speech || scare));
         let previous = n
             .checked_sub(1)
             .filter(|&p| spans[p].paragraph == s.paragraph)
             .and_then(|p| found[p].as_ref());
         let who = attribution::from_cue(text, ctx, s.open_at, &people, previous);
-        found.push(who);
+        // Said by someone the text does not name: no one to give it to, by rule or by model.
+        unnamed.push(who == FromCue::Unnamed);
+        keep.push(!(not_speech || scare || unnamed[n]));
+        found.push(who.speaker());
     }
     // Carry speakers over: to the next quotation of the same paragraph, along a quotation that
     // runs on across paragraphs (both ways), and from the sentence before: its cue, or a person
     // opening it.
     for n in 0..spans.len() {
-        if found[n].is_some() {
+        if found[n].is_some() || unnamed[n] {
             continue;
         }
         let s = &spans[n];
@@ -155,7 +158,8 @@ pub fn scan(text: &str) -> Scan {
                 before: (from, start),
                 after: (start, start),
             };
-            attribution::from_cue(text, ctx, s.open_at, &people, None).or_else(|| {
+            let cue = attribution::from_cue(text, ctx, s.open_at, &people, None);
+            cue.speaker().or_else(|| {
                 // A beat is a sentence of its own before a quotation that opens the next.
                 (kinds[n] == Kind::Direct)
                     .then(|| attribution::from_beat(text, (from, start), s.open_at, &people))
