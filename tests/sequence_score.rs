@@ -102,6 +102,17 @@ fn check(id: &str) {
     slow.reserve(to).unwrap();
     let stepped = slow.sequence_log_prob(tokens, 0, head).unwrap();
     let tail_want = reference(tf, head, to);
+    // Prefill chunks of 8 tokens: the scored positions start chunks after the first.
+    let mut small = summarise::engine::native::Decoder::open(&path).unwrap();
+    small.set_chunk(8);
+    small.reserve(to);
+    let chunked = CausalLm::sequence_log_prob(&mut small, tokens, 0, from).unwrap();
+    let apart = (chunked - want).abs() / (to - from) as f64;
+    assert!(
+        apart < TOLERANCE,
+        "{id}, chunks of 8: {chunked} against llama.cpp's {want}"
+    );
+
     for (what, got) in [("cached head", tail), ("one at a time", stepped)] {
         let apart = (got - tail_want).abs() / (to - head) as f64;
         eprintln!("{id}, {what}: {got:.3} against {tail_want:.3}");

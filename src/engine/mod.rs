@@ -276,3 +276,17 @@ impl BeamLm for native::Decoder {
         native::Decoder::reorder_beams(self, parents, range).map_err(Error::Engine)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_softmax_matches_its_definition() {
+        let logits = [1.0f32, 2.0, 3.0];
+        let z: f64 = logits.iter().map(|&l| (l as f64).exp()).sum();
+        let want = 2.0 - z.ln();
+        assert!((log_softmax_at(&logits, 1) - want).abs() < 1e-9);
+        assert_eq!(log_softmax_at(&logits, 7), f64::NEG_INFINITY);
+    }
+}

@@ -164,10 +164,14 @@ const PHRASE_ENDS: &[&str] = &[
     "que", "who", "quien", "which",
 ];
 
-/// Determiners that open a subject the text does not name ("a neighbour", "its staff").
-const UNNAMED: &[&str] = &[
-    "a", "an", "its", "their", "one", "some", "several", "another", "un", "una", "unos", "unas",
-    "otro", "otra", "varios", "varias", "algunos", "algunas",
+/// Determiners that open a subject the text does not name ("a neighbour", "its staff"), for
+/// English and Spanish cues. Spanish "a" is left out: after a cue it is the preposition
+/// ("dijo a los periodistas").
+const UNNAMED_EN: &[&str] = &[
+    "a", "an", "its", "their", "one", "some", "several", "another",
+];
+const UNNAMED_ES: &[&str] = &[
+    "un", "una", "unos", "unas", "otro", "otra", "varios", "varias", "algunos", "algunas",
 ];
 
 /// The speaker named in the noun phrase after a cue: the last name before the phrase ends, so
@@ -270,11 +274,19 @@ fn speaker_from_cue(
             .rev()
             .find_map(|i| who_at(text, ws, i, people, lex))
     };
-    let indefinite =
-        |w: Option<&Word<'_>>| w.is_some_and(|w| UNNAMED.contains(&w.text.to_lowercase().as_str()));
-    // The speaker, the cue, and whether the cue's subject is someone the text does not name
-    // ("a neighbour said", "its staff called it", "—le preguntó un periodista"): such a
-    // quotation has no speaker to give, rather than the speaker before.
+    // Whether word `i` of `ws` is a determiner of an unnamed subject for `cue`'s language; one
+    // before the cue must open its clause ("A neighbour said", not "En un comunicado, señaló").
+    let indefinite = |ws: &[Word<'_>], i: usize, cue: &str, opens: bool| {
+        let list = match lex.cues.en.iter().any(|c| c == cue) {
+            true => UNNAMED_EN,
+            false => UNNAMED_ES,
+        };
+        let Some(w) = ws.get(i) else {
+            return false;
+        };
+        let clause_start = || i == 0 || text[ws[i - 1].end..w.start].contains([',', ';', ':']);
+        list.contains(&w.text.to_lowercase().as_str()) && (!opens || clause_start())
+    };
     let found = |ws: &[Word<'_>], after_side: bool| -> Option<(Option<Who>, String, bool)> {
         let (c0, c1, cue) = find_cue(ws, lex)?;
         let subject_before = subject(ws, c0);
@@ -287,8 +299,13 @@ fn speaker_from_cue(
         } else {
             subject_before
         };
-        let unnamed = who.is_none()
-            && (indefinite(c0.checked_sub(2).and_then(|i| ws.get(i))) || indefinite(ws.get(c1)));
+        // "said a spokesman": a role after an indefinite article is no one in particular.
+        let indefinite_role = matches!(&who, Some(Who::Role(_, w)) if indefinite(&words(w, 0, w.len()), 0, &cue, false));
+        let unnamed = indefinite_role
+            || who.is_none()
+                && (c0 >= 2 && indefinite(ws, c0 - 2, &cue, true)
+                    || indefinite(ws, c1, &cue, false));
+        let who = who.filter(|_| !indefinite_role);
         Some((who, cue, unnamed))
     };
     let colon = text[ctx.before.0..ctx.before.1].trim_end().ends_with(':');
@@ -344,6 +361,9 @@ fn resolve(
     })
 }
 
+/// Pronouns that can be a sentence's subject.
+const SUBJECT_PRONOUNS: &[&str] = &["he", "she", "él", "ella"];
+
 /// Attribute a quotation from the sentence just before it, in its paragraph, when that
 /// sentence has no cue but opens with a person as its subject: the "action beat" of news
 /// writing ("Leal pointed at the cranes. \"We ordered them in March.\""). A name gives that
@@ -359,7 +379,24 @@ pub fn from_beat(
     let first = ws.first()?;
     // The subject opens the sentence: a pronoun, "the minister", or a name after at most a few
     // capitalised words and titles ("Fire chief Rosalind Achebe").
-    let who = match who_at(text, &ws, 0, people, lex) {
+    // A name, not the possessive of one ("Achebe's deputy"), nor an object pronoun ("Her
+    // husband").
+    let subject = |i: usize| match who_at(text, &ws, i, people, lex)? {
+        Who::Name(n) => {
+            let m = people
+                .mentions
+                .iter()
+                .find(|m| m.start <= ws[i].start && ws[i].end <= m.end);
+            let end = m.map_or(ws[i].end, |m| m.end);
+            let possessive = text[end..].starts_with("'s") || text[end..].starts_with("’s");
+            (!possessive).then_some(Who::Name(n))
+        }
+        Who::Pronoun(g, w) => SUBJECT_PRONOUNS
+            .contains(&w.to_lowercase().as_str())
+            .then_some(Who::Pronoun(g, w)),
+        role => Some(role),
+    };
+    let who = match subject(0) {
         Some(who) => who,
         None if ["the", "la", "el"].contains(&first.text.to_lowercase().as_str()) => {
             match ws.get(1).and_then(|_| who_at(text, &ws, 1, people, lex)) {
@@ -367,21 +404,19 @@ pub fn from_beat(
                 _ => return None,
             }
         }
+        // "Fire chief Rosalind Achebe": a name right after a title, within the first words
+        // (so not "After Ruiz left" or "Unlike Leal").
         None => (1..ws.len().min(4))
-            .take_while(|&i| {
-                let w = ws[i - 1].text;
-                w.chars().next().is_some_and(char::is_uppercase) || lex.is_title(w)
-            })
-            .find_map(|i| match who_at(text, &ws, i, people, lex) {
-                Some(name @ Who::Name(_)) => Some(name),
-                _ => None,
-            })?,
+            .find(|&i| lex.is_title(ws[i - 1].text) && who_at(text, &ws, i, people, lex).is_some())
+            .and_then(subject)
+            .filter(|w| matches!(w, Who::Name(_)))?,
     };
     let (as_written, name, confidence) = match who {
         Who::Name(n) => {
             let full = people.fullest(&n);
-            // Only people: an organisation or a place opening the sentence says nothing.
-            if !people.names().contains(&full) {
+            // Only people: an organisation or a place opening the sentence says nothing, and a
+            // one-word name may be either.
+            if !people.names().contains(&full) || full.split_whitespace().count() < 2 {
                 return None;
             }
             (n, full, 0.6)
@@ -474,9 +509,10 @@ mod tests {
     #[test]
     fn a_subject_the_text_does_not_name_gives_no_speaker() {
         let text = "Corvane cut 300 jobs.\n\n\"We had no choice,\" said a spokesman for Corvane, \
-                    Patrick Ndiaye.\n\n\"It is a disgrace,\" said a neighbour. Its staff \
-                    called the plant \"a ghost town\" last week.\n\n—¿Habrá más despidos? \
-                    —le preguntó un periodista.";
+                    Patrick Ndiaye.\n\n\"It is a disgrace,\" said a neighbour. \"He told us \
+                    nothing.\"\n\nA resident said: \"The plant is a ghost town now.\"\n\n\
+                    —¿Habrá más despidos? —le preguntó un periodista.\n\n«Nadie nos avisó», \
+                    dijo un vecino. «Ni una carta», añadió.";
         let got = speakers(text);
         assert_eq!(
             got,
@@ -492,5 +528,36 @@ mod tests {
             .map(|q| q.text)
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_subject_left_out_still_takes_the_speaker_before() {
+        // Spanish "a" after a cue is a preposition, and "un" inside the clause is no subject.
+        let text = "La ministra Ana Ruiz visitó el puerto el lunes.\n\n«Vamos a bajar las \
+                    tasas», dijo a los periodistas.\n\nEn un comunicado, señaló: «El muelle \
+                    abrirá en marzo».";
+        let got = speakers(text);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.iter().all(|(_, who)| who == "Ana Ruiz"), "{got:?}");
+    }
+
+    #[test]
+    fn a_beat_needs_a_person_as_its_subject() {
+        // A possessive, an object pronoun, a name after a preposition, a one-word place, and a
+        // sentence that is itself a quotation are no beats.
+        let text = "Mayor Ana Ruiz and harbour master Tomas Leal met on Monday.\n\n\
+                    Leal's deputy checked the pumps. \"We have fuel for two days.\"\n\n\
+                    Her husband drove the truck. \"The road is open again.\"\n\n\
+                    After Ruiz left, the crowd stayed on. \"Nobody wanted to go home.\"\n\n\
+                    Ashgrove lies upriver. \"The water reached the church steps.\"\n\n\
+                    \"We will rebuild,\" Ruiz said. \"It will take a year.\"";
+        let got = speakers(text);
+        assert_eq!(
+            got,
+            [
+                ("We will rebuild,".to_string(), "Ana Ruiz".to_string()),
+                ("It will take a year.".to_string(), "Ana Ruiz".to_string()),
+            ]
+        );
     }
 }

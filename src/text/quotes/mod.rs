@@ -107,15 +107,26 @@ pub fn scan(text: &str) -> Scan {
         let short = words <= lex.not_speech.max_words_without_cue && kinds[n] != Kind::Direct;
         let not_speech = attribution::names_not_speech(text, ctx) && words <= 8;
         let scare = short && !attribution::has_cue(text, ctx, paragraph.0);
-        let previous = n
+        let before = n
             .checked_sub(1)
-            .filter(|&p| spans[p].paragraph == s.paragraph)
-            .and_then(|p| found[p].as_ref());
+            .filter(|&p| spans[p].paragraph == s.paragraph);
+        let previous = before.and_then(|p| found[p].as_ref());
         let who = attribution::from_cue(text, ctx, s.open_at, &people, previous);
-        // Said by someone the text does not name: no one to give it to, by rule or by model.
-        unnamed.push(who == FromCue::Unnamed);
+        // Said by someone the text does not name: no one to give it to, by rule or by model;
+        // nor the paragraph's next quotation with no subject of its own ("«...», dijo un
+        // vecino. «...», añadió").
+        let after_unnamed = before.is_some_and(|p| unnamed[p]);
+        // A quotation with no speaker of its own continues the one before, so the same goes.
+        let unnamed_too = after_unnamed
+            && match &who {
+                FromCue::Speaker(a) => a.as_written.is_empty(),
+                FromCue::Nothing => true,
+                FromCue::Unnamed => false,
+            };
+        unnamed.push(who == FromCue::Unnamed || unnamed_too);
+        let who = who.speaker().filter(|_| !unnamed[n]);
         keep.push(!(not_speech || scare || unnamed[n]));
-        found.push(who.speaker());
+        found.push(who);
     }
     // Carry speakers over: to the next quotation of the same paragraph, along a quotation that
     // runs on across paragraphs (both ways), and from the sentence before: its cue, or a person
@@ -158,13 +169,19 @@ pub fn scan(text: &str) -> Scan {
                 before: (from, start),
                 after: (start, start),
             };
-            let cue = attribution::from_cue(text, ctx, s.open_at, &people, None);
-            cue.speaker().or_else(|| {
-                // A beat is a sentence of its own before a quotation that opens the next.
-                (kinds[n] == Kind::Direct)
-                    .then(|| attribution::from_beat(text, (from, start), s.open_at, &people))
-                    .flatten()
-            })
+            match attribution::from_cue(text, ctx, s.open_at, &people, None) {
+                FromCue::Speaker(a) => Some(a),
+                FromCue::Unnamed => None,
+                // A beat is a sentence of the writer's own before a quotation that opens the
+                // next: not one that holds a quotation ("\"He told us to leave,\" said a
+                // neighbour.").
+                FromCue::Nothing => {
+                    let quoted = spans.iter().any(|q| q.open_at >= from && q.open_at < start);
+                    (kinds[n] == Kind::Direct && !quoted)
+                        .then(|| attribution::from_beat(text, (from, start), s.open_at, &people))
+                        .flatten()
+                }
+            }
         };
         found[n] = carried
             .map(|a| Attribution {
