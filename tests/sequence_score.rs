@@ -1,5 +1,5 @@
-//! Scoring a given continuation (`CausalLm::sequence_log_prob`), which the speaker choice and
-//! reranking rely on: the engine's one-pass sum against llama.cpp's log-probabilities of the
+//! Scoring a given continuation (`CausalLm::sequence_log_prob`), which the speaker choice
+//! relies on: the engine's one-pass sum against llama.cpp's log-probabilities of the
 //! same tokens (the parity fixtures of `scripts/parity-fixtures.sh`), and against running the
 //! tokens one at a time.
 

@@ -27,10 +27,10 @@ pub trait CausalLm {
     fn forward_argmax(&mut self, tokens: &[u32], pos: usize) -> Result<u32> {
         Ok(crate::generate::sampler::argmax(self.forward(tokens, pos)?))
     }
-    /// Run `tokens` from position `pos` and add up the log-probability of each `tokens[i]`,
-    /// `i >= from` (at least 1), given the tokens before it: how likely the model finds a
-    /// given continuation. The default runs the scored tokens one at a time; engines that can
-    /// return every position's logits score them in one pass.
+    /// Run `tokens` from position `pos` (all but the last, which is only scored) and add up the
+    /// log-probability of each `tokens[i]`, `i >= from` (at least 1), given the tokens before
+    /// it: how likely the model finds a given continuation. The default runs the scored tokens
+    /// one at a time; engines that can return every position's logits score them in one pass.
     fn sequence_log_prob(&mut self, tokens: &[u32], pos: usize, from: usize) -> Result<f64> {
         check_scored(tokens, from)?;
         let mut total = log_softmax_at(self.forward(&tokens[..from], pos)?, tokens[from]);
@@ -240,11 +240,11 @@ impl CausalLm for native::Decoder {
 
     fn sequence_log_prob(&mut self, tokens: &[u32], pos: usize, from: usize) -> Result<f64> {
         check_scored(tokens, from)?;
+        // The last token is only scored, never run, as in the default.
         let mut total = 0.0;
-        native::Decoder::forward_each_from(self, tokens, pos, from - 1, |i, logits| {
-            if i + 1 < tokens.len() {
-                total += log_softmax_at(logits, tokens[i + 1]);
-            }
+        let run = &tokens[..tokens.len() - 1];
+        native::Decoder::forward_each_from(self, run, pos, from - 1, |i, logits| {
+            total += log_softmax_at(logits, tokens[i + 1]);
         })
         .map_err(Error::Engine)?;
         Ok(total)

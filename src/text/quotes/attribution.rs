@@ -3,7 +3,7 @@
 
 use super::lexicon::{self, Lexicon};
 use super::marks::Span;
-use super::people::{words, Gender, People, Word};
+use super::people::{organisation, words, Gender, People, Word};
 
 /// A quotation's speaker and how it was found.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,22 +222,6 @@ fn phrase_after(
     last
 }
 
-/// Attribute span `n` from its own sentence. `previous` is the speaker of the quotation
-/// before in the paragraph, for a cue with its subject left out ("Y agregó: «...»").
-pub fn from_cue(
-    text: &str,
-    ctx: Context,
-    open_at: usize,
-    people: &People,
-    previous: Option<&Attribution>,
-) -> FromCue {
-    match speaker_from_cue(text, ctx, open_at, people, previous) {
-        Ok(Some(a)) => FromCue::Speaker(a),
-        Ok(None) => FromCue::Nothing,
-        Err(Unnamed) => FromCue::Unnamed,
-    }
-}
-
 /// What a quotation's own sentence says of its speaker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FromCue {
@@ -257,15 +241,15 @@ impl FromCue {
     }
 }
 
-struct Unnamed;
-
-fn speaker_from_cue(
+/// Attribute span `n` from its own sentence. `previous` is the speaker of the quotation
+/// before in the paragraph, for a cue with its subject left out ("Y agregó: «...»").
+pub fn from_cue(
     text: &str,
     ctx: Context,
     open_at: usize,
     people: &People,
     previous: Option<&Attribution>,
-) -> Result<Option<Attribution>, Unnamed> {
+) -> FromCue {
     let lex = lexicon::get();
     let after = words(text, ctx.after.0, ctx.after.1);
     let before = words(text, ctx.before.0, ctx.before.1);
@@ -274,19 +258,17 @@ fn speaker_from_cue(
             .rev()
             .find_map(|i| who_at(text, ws, i, people, lex))
     };
-    // Whether word `i` of `ws` is a determiner of an unnamed subject for `cue`'s language; one
-    // before the cue must open its clause ("A neighbour said", not "En un comunicado, señaló").
-    let indefinite = |ws: &[Word<'_>], i: usize, cue: &str, opens: bool| {
+    // Whether `word` is a determiner of a subject the text does not name, in `cue`'s language.
+    let unnamed_det = |word: &str, cue: &str| {
         let list = match lex.cues.en.iter().any(|c| c == cue) {
             true => UNNAMED_EN,
             false => UNNAMED_ES,
         };
-        let Some(w) = ws.get(i) else {
-            return false;
-        };
-        let clause_start = || i == 0 || text[ws[i - 1].end..w.start].contains([',', ';', ':']);
-        list.contains(&w.text.to_lowercase().as_str()) && (!opens || clause_start())
+        list.contains(&word.to_lowercase().as_str())
     };
+    // The speaker, the cue, and whether the cue's subject is someone the text does not name
+    // ("a neighbour said", "its staff called it", "—le preguntó un periodista"): such a
+    // quotation has no speaker to give, rather than the speaker before.
     let found = |ws: &[Word<'_>], after_side: bool| -> Option<(Option<Who>, String, bool)> {
         let (c0, c1, cue) = find_cue(ws, lex)?;
         let subject_before = subject(ws, c0);
@@ -299,12 +281,16 @@ fn speaker_from_cue(
         } else {
             subject_before
         };
+        let det = |i: usize| ws.get(i).is_some_and(|w| unnamed_det(w.text, &cue));
+        // One before the cue must open its clause ("A neighbour said", not "En un comunicado,
+        // señaló").
+        let opens_clause =
+            |i: usize| i == 0 || text[ws[i - 1].end..ws[i].start].contains([',', ';', ':']);
         // "said a spokesman": a role after an indefinite article is no one in particular.
-        let indefinite_role = matches!(&who, Some(Who::Role(_, w)) if indefinite(&words(w, 0, w.len()), 0, &cue, false));
+        let indefinite_role = matches!(&who, Some(Who::Role(_, w))
+            if w.split_whitespace().next().is_some_and(|a| unnamed_det(a, &cue)));
         let unnamed = indefinite_role
-            || who.is_none()
-                && (c0 >= 2 && indefinite(ws, c0 - 2, &cue, true)
-                    || indefinite(ws, c1, &cue, false));
+            || who.is_none() && (c0 >= 2 && det(c0 - 2) && opens_clause(c0 - 2) || det(c1));
         let who = who.filter(|_| !indefinite_role);
         Some((who, cue, unnamed))
     };
@@ -313,12 +299,12 @@ fn speaker_from_cue(
         Some(hit) => hit,
         // "la ministra fue tajante: «...»": a colon introduces speech by the clause's subject.
         None if colon => (subject(&before, before.len()), String::new(), false),
-        None => return Ok(None),
+        None => return FromCue::Nothing,
     };
-    if who.is_none() && unnamed {
-        return Err(Unnamed);
+    if unnamed {
+        return FromCue::Unnamed;
     }
-    Ok(resolve(who, cue, open_at, people, previous, lex))
+    resolve(who, cue, open_at, people, previous, lex).map_or(FromCue::Nothing, FromCue::Speaker)
 }
 
 /// The fullest name of the speaker `who` of a cue; with none written, the speaker `previous`
@@ -377,10 +363,8 @@ pub fn from_beat(
     let lex = lexicon::get();
     let ws = words(text, sentence.0, sentence.1);
     let first = ws.first()?;
-    // The subject opens the sentence: a pronoun, "the minister", or a name after at most a few
-    // capitalised words and titles ("Fire chief Rosalind Achebe").
-    // A name, not the possessive of one ("Achebe's deputy"), nor an object pronoun ("Her
-    // husband").
+    // The subject opens the sentence: a name, not the possessive of one ("Achebe's deputy"); a
+    // subject pronoun, not an object one ("Her husband"); or "the minister".
     let subject = |i: usize| match who_at(text, &ws, i, people, lex)? {
         Who::Name(n) => {
             let m = people
@@ -416,7 +400,7 @@ pub fn from_beat(
             let full = people.fullest(&n);
             // Only people: an organisation or a place opening the sentence says nothing, and a
             // one-word name may be either.
-            if !people.names().contains(&full) || full.split_whitespace().count() < 2 {
+            if organisation(&full, lex) || full.split_whitespace().count() < 2 {
                 return None;
             }
             (n, full, 0.6)

@@ -112,12 +112,10 @@ pub fn scan(text: &str) -> Scan {
             .filter(|&p| spans[p].paragraph == s.paragraph);
         let previous = before.and_then(|p| found[p].as_ref());
         let who = attribution::from_cue(text, ctx, s.open_at, &people, previous);
-        // Said by someone the text does not name: no one to give it to, by rule or by model;
-        // nor the paragraph's next quotation with no subject of its own ("«...», dijo un
-        // vecino. «...», añadió").
-        let after_unnamed = before.is_some_and(|p| unnamed[p]);
-        // A quotation with no speaker of its own continues the one before, so the same goes.
-        let unnamed_too = after_unnamed
+        // Said by someone the text does not name: no one to give it to, by rule or by model.
+        // The paragraph's next quotation with no subject of its own continues it, so the same
+        // goes for it ("«...», dijo un vecino. «...», añadió").
+        let unnamed_too = before.is_some_and(|p| unnamed[p])
             && match &who {
                 FromCue::Speaker(a) => a.as_written.is_empty(),
                 FromCue::Nothing => true,

@@ -233,7 +233,7 @@ pub fn mentions(text: &str) -> Vec<Mention> {
 }
 
 /// Whether a name holds a word of an organisation or place ("Kellerton Film Festival").
-fn organisation(full: &str, lex: &Lexicon) -> bool {
+pub(super) fn organisation(full: &str, lex: &Lexicon) -> bool {
     full.split_whitespace()
         .any(|w| lex.names.organisations.contains(&w.to_lowercase()))
 }
