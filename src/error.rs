@@ -64,6 +64,10 @@ pub enum Error {
     #[error("inference failed: {0}")]
     Engine(String),
 
+    /// The native engine refused a request.
+    #[error("inference failed: {0}")]
+    Native(#[from] crate::engine::native::EngineError),
+
     /// The tokenizer failed.
     #[error(transparent)]
     Tokenizer(#[from] crate::engine::tokenizer::TokenizerError),

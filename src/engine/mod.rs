@@ -202,8 +202,8 @@ pub fn load_gguf(
     };
     let (lm, context_length): (Box<dyn CausalLm>, usize) = match engine {
         EngineKind::Native => {
-            let decoder =
-                native::Decoder::load(path, map, &content, &architecture).map_err(load_err)?;
+            let decoder = native::Decoder::load(map, &content, &architecture)
+                .map_err(|e| load_err(e.to_string()))?;
             (Box::new(decoder), context_length)
         }
         EngineKind::Candle => {
@@ -235,7 +235,7 @@ impl CausalLm for native::Decoder {
     }
 
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
-        native::Decoder::forward(self, tokens, pos).map_err(Error::Engine)
+        native::Decoder::forward(self, tokens, pos).map_err(Error::from)
     }
 
     fn sequence_log_prob(&mut self, tokens: &[u32], pos: usize, from: usize) -> Result<f64> {
@@ -245,8 +245,7 @@ impl CausalLm for native::Decoder {
         let run = &tokens[..tokens.len() - 1];
         native::Decoder::forward_each_from(self, run, pos, from - 1, |i, logits| {
             total += log_softmax_at(logits, tokens[i + 1]);
-        })
-        .map_err(Error::Engine)?;
+        })?;
         Ok(total)
     }
 
@@ -265,15 +264,15 @@ impl CausalLm for native::Decoder {
 
 impl BeamLm for native::Decoder {
     fn fork(&mut self, width: usize, pos: usize) -> Result<()> {
-        native::Decoder::fork(self, width, pos).map_err(Error::Engine)
+        Ok(native::Decoder::fork(self, width, pos)?)
     }
 
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
-        native::Decoder::forward_beams(self, tokens, pos).map_err(Error::Engine)
+        Ok(native::Decoder::forward_beams(self, tokens, pos)?)
     }
 
     fn reorder(&mut self, parents: &[usize], range: std::ops::Range<usize>) -> Result<()> {
-        native::Decoder::reorder_beams(self, parents, range).map_err(Error::Engine)
+        Ok(native::Decoder::reorder_beams(self, parents, range)?)
     }
 }
 

@@ -1,12 +1,14 @@
 //! Beam search's side of the decoder: a KV cache per beam, each starting from the prompt just
 //! run, and one batched step that advances every beam by a token.
 
-use super::attention::LayerCache;
-use super::{Decoder, Rows};
+use super::error::{EngineError, Result};
+use super::graph::{self, Rows};
+use super::kv_cache::LayerCache;
+use super::Decoder;
 
 /// The caches of the beams, `[layer][beam]`, and their logits.
 #[derive(Default)]
-pub(super) struct Beams {
+pub(crate) struct Beams {
     caches: Vec<Vec<LayerCache>>,
     width: usize,
     logits: Vec<f32>,
@@ -17,17 +19,17 @@ pub(super) struct Beams {
 impl Beams {
     /// Forget the search: the caches stay allocated for the next one, but no step runs until
     /// a new `fork`.
-    pub(super) fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         self.width = 0;
     }
 
     /// Bytes held by the beams' caches.
-    pub(super) fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.caches.iter().flatten().map(LayerCache::bytes).sum()
     }
 
     /// Beam `beam`'s cache of layer `layer`.
-    pub(super) fn cache(&mut self, layer: usize, beam: usize) -> &mut LayerCache {
+    pub(crate) fn cache(&mut self, layer: usize, beam: usize) -> &mut LayerCache {
         &mut self.caches[layer][beam]
     }
 }
@@ -36,23 +38,24 @@ impl Decoder {
     /// Start `width` beams from the first `pos` positions of the cache, the prompt just run.
     /// The caches are kept for the next search, so a later one of the same size allocates
     /// nothing.
-    pub fn fork(&mut self, width: usize, pos: usize) -> Result<(), String> {
-        if width == 0 || width > self.chunk {
-            return Err(format!(
+    pub fn fork(&mut self, width: usize, pos: usize) -> Result<()> {
+        let heads = self.model.heads();
+        let s = &mut self.session;
+        if width == 0 || width > s.chunk {
+            return Err(EngineError::Beams(format!(
                 "{width} beams asked for; between 1 and {} can run at once",
-                self.chunk
-            ));
+                s.chunk
+            )));
         }
-        if self.caches.is_empty() || pos > self.written {
-            return Err(format!(
+        if s.caches.is_empty() || pos > s.written {
+            return Err(EngineError::Beams(format!(
                 "beams start from the first {pos} positions, but {} have been run; run the prompt with `forward` first",
-                self.written
-            ));
+                s.written
+            )));
         }
-        let heads = self.heads();
-        let beams = &mut self.beams;
-        beams.caches.resize_with(self.caches.len(), Vec::new);
-        for (layer, cache) in beams.caches.iter_mut().zip(&self.caches) {
+        let beams = &mut s.beams;
+        beams.caches.resize_with(s.caches.len(), Vec::new);
+        for (layer, cache) in beams.caches.iter_mut().zip(&s.caches) {
             layer.truncate(width);
             for beam in layer.iter_mut() {
                 match beam.same_shape(cache) {
@@ -67,29 +70,32 @@ impl Decoder {
     }
 
     /// Run one token for each beam, all at position `pos`; returns their logits, `[beam][vocab]`.
-    pub fn forward_beams(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32], String> {
-        if self.beams.width == 0 {
-            return Err("no beam search is running; start one with `fork`".into());
+    pub fn forward_beams(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
+        let s = &mut self.session;
+        if s.beams.width == 0 {
+            return Err(EngineError::Beams(
+                "no beam search is running; start one with `fork`".into(),
+            ));
         }
-        if tokens.len() != self.beams.width {
-            return Err(format!(
+        if tokens.len() != s.beams.width {
+            return Err(EngineError::Beams(format!(
                 "{} tokens for {} beams; give one token per beam",
                 tokens.len(),
-                self.beams.width
-            ));
+                s.beams.width
+            )));
         }
-        if pos >= self.positions {
-            return Err(format!(
-                "position {pos} is past the {} reserved for this request; reserve more first",
-                self.positions
-            ));
+        if pos >= s.positions {
+            return Err(EngineError::PastReserved {
+                position: pos + 1,
+                reserved: s.positions,
+            });
         }
-        self.compute_chunk(tokens, Rows::Beams(pos))?;
-        let mut logits = std::mem::take(&mut self.beams.logits);
-        logits.resize(tokens.len() * self.vocab_size(), 0.0);
-        self.logits_of(0..tokens.len(), &mut logits);
-        self.beams.logits = logits;
-        Ok(&self.beams.logits)
+        graph::compute_chunk(&self.model, s, tokens, Rows::Beams(pos))?;
+        let mut logits = std::mem::take(&mut s.beams.logits);
+        logits.resize(tokens.len() * self.model.vocab_size(), 0.0);
+        graph::logits_of(&self.model, &mut s.s, 0..tokens.len(), &mut logits);
+        s.beams.logits = logits;
+        Ok(&s.beams.logits)
     }
 
     /// After a step, beam `b` continues beam `parents[b]`: it takes that beam's positions
@@ -98,13 +104,15 @@ impl Decoder {
         &mut self,
         parents: &[usize],
         range: std::ops::Range<usize>,
-    ) -> Result<(), String> {
-        let width = self.beams.width;
+    ) -> Result<()> {
+        let width = self.session.beams.width;
         if parents.len() != width || parents.iter().any(|&p| p >= width) {
-            return Err(format!("parents {parents:?} do not name {width} beams"));
+            return Err(EngineError::Beams(format!(
+                "parents {parents:?} do not name {width} beams"
+            )));
         }
-        let heads = self.heads();
-        let Beams { caches, moving, .. } = &mut self.beams;
+        let heads = self.model.heads();
+        let Beams { caches, moving, .. } = &mut self.session.beams;
         let moved = || parents.iter().enumerate().filter(|&(b, &p)| b != p);
         for layer in caches.iter_mut() {
             // Every moving history is read before any is overwritten.

@@ -3,6 +3,7 @@
 
 use candle_core::quantized::gguf_file::{Content, Value};
 
+use super::error::{EngineError, Result};
 use super::ops::{Activation, RopeStyle};
 
 /// The fixed traits of an architecture family.
@@ -99,7 +100,11 @@ impl Meta<'_> {
         self.content.metadata.get(&format!("{}.{key}", self.arch))
     }
 
-    fn usize(&self, key: &str) -> Result<Option<usize>, String> {
+    fn key(&self, key: &str) -> String {
+        format!("{}.{key}", self.arch)
+    }
+
+    fn usize(&self, key: &str) -> Result<Option<usize>> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v
@@ -107,22 +112,22 @@ impl Meta<'_> {
                 .map(|n| Some(n as usize))
                 .or_else(|_| v.to_u32().map(|n| Some(n as usize)))
                 .or_else(|_| v.to_i32().map(|n| Some(n.max(0) as usize)))
-                .map_err(|_| format!("metadata `{}.{key}` is not an integer", self.arch)),
+                .map_err(|_| EngineError::metadata(self.key(key), "is not an integer")),
         }
     }
 
-    fn need(&self, key: &str) -> Result<usize, String> {
+    fn need(&self, key: &str) -> Result<usize> {
         self.usize(key)?
-            .ok_or_else(|| format!("metadata key `{}.{key}` is missing", self.arch))
+            .ok_or_else(|| EngineError::metadata(self.key(key), "is missing"))
     }
 
-    fn f32(&self, key: &str) -> Result<Option<f32>, String> {
+    fn f32(&self, key: &str) -> Result<Option<f32>> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v
                 .to_f32()
                 .map(Some)
-                .map_err(|_| format!("metadata `{}.{key}` is not a number", self.arch)),
+                .map_err(|_| EngineError::metadata(self.key(key), "is not a number")),
         }
     }
 
@@ -135,12 +140,12 @@ impl Meta<'_> {
 
 impl Config {
     /// Read the configuration of an `arch` model; errors name the metadata key.
-    pub(crate) fn from_gguf(content: &Content, arch: &str) -> Result<Config, String> {
+    pub(crate) fn from_gguf(content: &Content, arch: &str) -> Result<Config> {
         let family = FAMILIES.iter().find(|f| f.name == arch).ok_or_else(|| {
-            format!(
+            EngineError::Unsupported(format!(
                 "architecture `{arch}` is not supported; supported: {}",
                 family_names().join(", ")
-            )
+            ))
         })?;
         let m = Meta { content, arch };
         let n_embd = m.need("embedding_length")?;
@@ -148,25 +153,27 @@ impl Config {
         let n_head = m.need("attention.head_count")?;
         let n_kv_head = m.usize("attention.head_count_kv")?.unwrap_or(n_head);
         if n_head == 0 || n_kv_head == 0 || n_head % n_kv_head != 0 {
-            return Err(format!(
-                "{n_head} attention heads cannot share {n_kv_head} key/value heads"
+            return Err(EngineError::metadata(
+                m.key("attention.head_count_kv"),
+                format!("is {n_kv_head}: {n_head} attention heads cannot share that many key/value heads"),
             ));
         }
         let k_dim = m.usize("attention.key_length")?.unwrap_or(n_embd / n_head);
         let v_dim = m.usize("attention.value_length")?.unwrap_or(k_dim);
         let n_rot = m.usize("rope.dimension_count")?.unwrap_or(k_dim);
         if n_rot > k_dim || n_rot % 2 != 0 {
-            return Err(format!(
-                "rope.dimension_count {n_rot} does not fit heads of {k_dim}"
+            return Err(EngineError::metadata(
+                m.key("rope.dimension_count"),
+                format!("is {n_rot}, which does not fit heads of {k_dim}"),
             ));
         }
         let rope_scale = match m.string("rope.scaling.type") {
             None | Some("none") => 1.0,
             Some("linear") => 1.0 / m.f32("rope.scaling.factor")?.unwrap_or(1.0),
             Some(other) => {
-                return Err(format!(
+                return Err(EngineError::Unsupported(format!(
                     "rope scaling `{other}` (`{arch}.rope.scaling.type`) is not supported yet"
-                ))
+                )))
             }
         };
         let window = m.usize("attention.sliding_window")?.filter(|&w| w > 0);
@@ -176,9 +183,9 @@ impl Config {
                 Some(Value::Array(flags)) => {
                     let flags: Vec<bool> = flags.iter().filter_map(|v| v.to_bool().ok()).collect();
                     if flags.len() != n_layer {
-                        return Err(format!(
-                            "`{arch}.attention.sliding_window_pattern` lists {} layers, the model has {n_layer}",
-                            flags.len()
+                        return Err(EngineError::metadata(
+                            m.key("attention.sliding_window_pattern"),
+                            format!("lists {} layers, the model has {n_layer}", flags.len()),
                         ));
                     }
                     flags

@@ -6,6 +6,8 @@ use candle_core::quantized::k_quants::{
     BlockQ8_0,
 };
 use candle_core::quantized::{GgmlDType, GgmlType};
+use std::sync::Arc;
+
 use half::{bf16, f16};
 
 use super::kquant::{self, Kind, Unpacked, Q8K};
@@ -152,51 +154,96 @@ unsafe fn rows_kernel<T: GgmlType>(
     }
 }
 
+/// The bytes matrices view: the mapped file, or an owned buffer (tests, tools). Shared, so a
+/// matrix can never outlive the memory it reads.
+pub(crate) type Storage = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// An owned, 8-byte-aligned buffer to hold quantized blocks outside a mapped file.
+pub(crate) struct AlignedBytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    /// A copy of `bytes`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn copy_of(bytes: &[u8]) -> AlignedBytes {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        // SAFETY: `words` holds at least `bytes.len()` bytes; u64 has no invalid bit patterns.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                words.as_mut_ptr() as *mut u8,
+                bytes.len(),
+            )
+        };
+        AlignedBytes {
+            words,
+            len: bytes.len(),
+        }
+    }
+}
+
+impl AsRef<[u8]> for AlignedBytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes of the words, which were all initialised.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr() as *const u8, self.len) }
+    }
+}
+
 /// A weight matrix of `rows` outputs by `cols` inputs, stored row-major in GGUF blocks.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct QMatrix {
     /// Set for K-quants that have the integer prefill path.
     kquant: Option<Kind>,
     pub rows: usize,
     pub cols: usize,
     pub kernels: Kernels,
-    ptr: *const u8,
+    storage: Storage,
+    offset: usize,
     len: usize,
 }
 
-// SAFETY: the bytes are a read-only view of the mapped file, which the owning decoder keeps
-// alive for as long as any matrix exists.
-unsafe impl Send for QMatrix {}
-unsafe impl Sync for QMatrix {}
-
 impl QMatrix {
-    /// A view of `bytes` as a `rows x cols` matrix of `dtype`.
-    ///
-    /// # Safety
-    /// `bytes` must stay valid and unchanged for the life of the matrix and its copies.
-    pub(crate) unsafe fn new(
+    /// A view of `len` bytes at `offset` of `storage` as a `rows x cols` matrix of `dtype`;
+    /// errors say what does not fit.
+    pub(crate) fn new(
         dtype: GgmlDType,
         rows: usize,
         cols: usize,
-        bytes: &[u8],
+        storage: Storage,
+        offset: usize,
+        len: usize,
     ) -> Result<QMatrix, String> {
         let kernels = Kernels::for_dtype(dtype)
-            .ok_or_else(|| format!("weight type {dtype:?} has no CPU kernel"))?;
+            .ok_or_else(|| format!("has type {dtype:?}, which has no CPU kernel"))?;
         if !cols.is_multiple_of(dtype.block_size()) {
             return Err(format!(
-                "{cols} columns is not a multiple of the {dtype:?} block size {}",
+                "has {cols} columns, not a multiple of the {dtype:?} block size {}",
                 dtype.block_size()
             ));
         }
-        let expected = rows * cols / dtype.block_size() * dtype.type_size();
-        if bytes.len() != expected {
+        let expected = rows
+            .checked_mul(cols / dtype.block_size())
+            .and_then(|blocks| blocks.checked_mul(dtype.type_size()))
+            .ok_or_else(|| format!("of {rows}x{cols} is too large"))?;
+        if len != expected {
             return Err(format!(
-                "holds {} bytes, expected {expected} for {rows}x{cols} {dtype:?}",
-                bytes.len()
+                "holds {len} bytes, expected {expected} for {rows}x{cols} {dtype:?}"
             ));
         }
+        let whole = (*storage).as_ref();
+        let Some(bytes) = offset
+            .checked_add(len)
+            .and_then(|end| whole.get(offset..end))
+        else {
+            return Err(
+                "runs past the end of the file (truncated download? run `summarise models pull`)"
+                    .into(),
+            );
+        };
         if !(bytes.as_ptr() as usize).is_multiple_of(4) {
-            return Err("tensor data is not 4-byte aligned in the file".into());
+            return Err("data is not 4-byte aligned in the file".into());
         }
         let kquant = match dtype {
             GgmlDType::Q4K if kquant::FAST => Some(Kind::Q4K),
@@ -208,14 +255,14 @@ impl QMatrix {
             rows,
             cols,
             kernels,
-            ptr: bytes.as_ptr(),
-            len: bytes.len(),
+            storage,
+            offset,
+            len,
         })
     }
 
     fn bytes(&self) -> &[u8] {
-        // SAFETY: see `new`.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        &(*self.storage).as_ref()[self.offset..self.offset + self.len]
     }
 
     fn row_bytes(&self) -> usize {
@@ -357,8 +404,8 @@ pub(crate) fn matmul(x: &[f32], m: usize, products: &mut [Product<'_>], bufs: &m
     let groups = RowGroups::new(products, 16);
     let total = groups.total();
     /// A product's matrix, output, quantized input and input row bytes.
-    type Job = (QMatrix, SharedMut<f32>, SharedMut<u8>, usize);
-    let jobs: [Option<Job>; 3] = std::array::from_fn(|i| {
+    type Job<'m> = (&'m QMatrix, SharedMut<f32>, SharedMut<u8>, usize);
+    let jobs: [Option<Job<'_>>; 3] = std::array::from_fn(|i| {
         products.get(i).map(|p| {
             let (_, buf, row_bytes) = act
                 .iter()
@@ -366,7 +413,7 @@ pub(crate) fn matmul(x: &[f32], m: usize, products: &mut [Product<'_>], bufs: &m
                 .find(|(d, _, _)| *d == p.w.kernels.act_dtype)
                 .copied()
                 .expect("quantized above");
-            (*p.w, SharedMut(p.out.as_ptr() as *mut f32), buf, row_bytes)
+            (p.w, SharedMut(p.out.as_ptr() as *mut f32), buf, row_bytes)
         })
     });
     for_each_chunk(total, chunk_for(total, 4), |_, items| {
@@ -392,10 +439,10 @@ fn panel_matmul(
     bufs: &mut ActBuffers,
 ) {
     let groups = RowGroups::new(products, PANEL_ROWS);
-    let jobs: [Option<(QMatrix, SharedMut<f32>)>; 3] = std::array::from_fn(|i| {
+    let jobs: [Option<(&QMatrix, SharedMut<f32>)>; 3] = std::array::from_fn(|i| {
         products
             .get(i)
-            .map(|p| (*p.w, SharedMut(p.out.as_ptr() as *mut f32)))
+            .map(|p| (p.w, SharedMut(p.out.as_ptr() as *mut f32)))
     });
     let kb = k / kquant::QK;
     let int_path = k.is_multiple_of(kquant::QK) && products.iter().any(|p| p.w.kquant.is_some());
@@ -424,7 +471,7 @@ fn panel_matmul(
             let (j, r0, n) = groups.locate(item);
             let (w, out) = jobs[j].expect("job exists");
             if let (Some(kind), true) = (w.kquant, int_path) {
-                int_panel(&w, kind, r0, n, k, m, &q8k[..m * kb], upanel, out);
+                int_panel(w, kind, r0, n, k, m, &q8k[..m * kb], upanel, out);
                 continue;
             }
             for r in 0..n {
@@ -547,11 +594,16 @@ mod tests {
             .collect();
         // Keep the bytes 8-aligned like a mapped tensor.
         let bytes = quantized_bytes::<T>(&w);
-        let mut aligned = vec![0u64; bytes.len().div_ceil(8)];
-        let view =
-            unsafe { std::slice::from_raw_parts_mut(aligned.as_mut_ptr() as *mut u8, bytes.len()) };
-        view.copy_from_slice(&bytes);
-        let q = unsafe { QMatrix::new(dtype, rows, k, view) }.unwrap();
+        let len = bytes.len();
+        let q = QMatrix::new(
+            dtype,
+            rows,
+            k,
+            Arc::new(AlignedBytes::copy_of(&bytes)),
+            0,
+            len,
+        )
+        .unwrap();
         let mut out = vec![0.0; m * rows];
         let mut bufs = ActBuffers::default();
         matmul(
@@ -587,14 +639,18 @@ mod tests {
 
     #[test]
     fn a_wrong_size_is_refused() {
-        let bytes = vec![0u8; 10];
-        let err = unsafe { QMatrix::new(GgmlDType::Q8_0, 2, 32, &bytes) }
+        let bytes: Storage = Arc::new(AlignedBytes::copy_of(&[0u8; 100]));
+        let err = QMatrix::new(GgmlDType::Q8_0, 2, 32, bytes.clone(), 0, 10)
             .err()
             .unwrap();
         assert!(err.contains("expected 68"), "{err}");
-        let err = unsafe { QMatrix::new(GgmlDType::Q8_0, 2, 33, &bytes) }
+        let err = QMatrix::new(GgmlDType::Q8_0, 2, 33, bytes.clone(), 0, 10)
             .err()
             .unwrap();
         assert!(err.contains("multiple"), "{err}");
+        let err = QMatrix::new(GgmlDType::Q8_0, 2, 32, bytes, 40, 68)
+            .err()
+            .unwrap();
+        assert!(err.contains("past the end"), "{err}");
     }
 }

@@ -1,23 +1,21 @@
 //! Views of the named GGUF tensors inside the mapped file, checked against the config.
 
-use std::path::Path;
-
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::GgmlDType;
 
 use super::config::Config;
-use super::matmul::QMatrix;
+use super::error::{EngineError, Result};
+use super::matmul::{QMatrix, Storage};
 
 /// Finds tensors by name in the mapped file.
 pub(crate) struct Tensors<'a> {
-    map: &'a [u8],
+    file: Storage,
     content: &'a Content,
-    path: &'a Path,
 }
 
 impl<'a> Tensors<'a> {
-    pub(crate) fn new(map: &'a [u8], content: &'a Content, path: &'a Path) -> Tensors<'a> {
-        Tensors { map, content, path }
+    pub(crate) fn new(file: Storage, content: &'a Content) -> Tensors<'a> {
+        Tensors { file, content }
     }
 
     pub(crate) fn has(&self, name: &str) -> bool {
@@ -25,30 +23,34 @@ impl<'a> Tensors<'a> {
     }
 
     /// The tensor's type, `[rows, cols]`, and bytes.
-    fn raw(&self, name: &str) -> Result<(GgmlDType, usize, usize, &'a [u8]), String> {
-        let info =
-            self.content.tensor_infos.get(name).ok_or_else(|| {
-                format!("tensor `{name}` is missing from {}", self.path.display())
-            })?;
+    /// The tensor's type, `[rows, cols]`, and where its bytes are in the file.
+    fn raw(&self, name: &str) -> Result<(GgmlDType, usize, usize, usize, usize)> {
+        let info = self
+            .content
+            .tensor_infos
+            .get(name)
+            .ok_or_else(|| EngineError::MissingTensor(name.to_string()))?;
         let dims = info.shape.dims();
         let (rows, cols) = match dims {
             [cols] => (1, *cols),
             [rows, cols] => (*rows, *cols),
             other => {
-                return Err(format!(
-                    "tensor `{name}` has shape {other:?}, expected 1 or 2 dims"
+                return Err(EngineError::tensor(
+                    name,
+                    format!("has shape {other:?}, expected 1 or 2 dims"),
                 ))
             }
         };
         let dtype = info.ggml_dtype;
-        let len = rows * cols / dtype.block_size() * dtype.type_size();
-        let start = self.content.tensor_data_offset as usize + info.offset as usize;
-        let bytes = self.map.get(start..start + len).ok_or_else(|| {
-            format!(
-                "tensor `{name}` runs past the end of the file (truncated download? run `summarise models pull`)"
-            )
-        })?;
-        Ok((dtype, rows, cols, bytes))
+        let len = rows
+            .checked_mul(cols)
+            .map(|n| n.div_ceil(dtype.block_size()))
+            .and_then(|blocks| blocks.checked_mul(dtype.type_size()))
+            .ok_or_else(|| EngineError::tensor(name, format!("of {rows}x{cols} is too large")))?;
+        let start = (self.content.tensor_data_offset as usize).checked_add(info.offset as usize);
+        let start =
+            start.ok_or_else(|| EngineError::tensor(name, "has an offset past any file"))?;
+        Ok((dtype, rows, cols, start, len))
     }
 
     /// A weight matrix, with its shape checked where the config fixes it.
@@ -57,28 +59,31 @@ impl<'a> Tensors<'a> {
         name: &str,
         rows: Option<usize>,
         cols: Option<usize>,
-    ) -> Result<QMatrix, String> {
-        let (dtype, r, c, bytes) = self.raw(name)?;
+    ) -> Result<QMatrix> {
+        let (dtype, r, c, start, len) = self.raw(name)?;
         if rows.is_some_and(|want| want != r) || cols.is_some_and(|want| want != c) {
-            return Err(format!(
-                "tensor `{name}` is {r}x{c}, expected {}x{}",
-                rows.map_or("?".into(), |v| v.to_string()),
-                cols.map_or("?".into(), |v| v.to_string())
+            return Err(EngineError::tensor(
+                name,
+                format!(
+                    "is {r}x{c}, expected {}x{}",
+                    rows.map_or("?".into(), |v| v.to_string()),
+                    cols.map_or("?".into(), |v| v.to_string())
+                ),
             ));
         }
-        // SAFETY: `bytes` points into the mapping, which the decoder keeps for its lifetime.
-        unsafe { QMatrix::new(dtype, r, c, bytes) }.map_err(|e| format!("tensor `{name}`: {e}"))
+        QMatrix::new(dtype, r, c, self.file.clone(), start, len)
+            .map_err(|problem| EngineError::tensor(name, problem))
     }
 
     /// A small vector (norm weights, biases), copied out as f32.
-    pub(crate) fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, String> {
+    pub(crate) fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>> {
         let m = self.matrix(name, Some(1), Some(len))?;
         let mut out = vec![0.0; len];
         m.row_to_f32(0, &mut out);
         Ok(out)
     }
 
-    fn optional_vector(&self, name: &str, len: usize) -> Result<Option<Vec<f32>>, String> {
+    fn optional_vector(&self, name: &str, len: usize) -> Result<Option<Vec<f32>>> {
         match self.has(name) {
             true => self.vector(name, len).map(Some),
             false => Ok(None),
@@ -108,7 +113,7 @@ pub(crate) struct Layer {
 }
 
 impl Layer {
-    pub(crate) fn load(t: &Tensors<'_>, c: &Config, l: usize) -> Result<Layer, String> {
+    pub(crate) fn load(t: &Tensors<'_>, c: &Config, l: usize) -> Result<Layer> {
         let name = |s: &str| format!("blk.{l}.{s}");
         let (e, qd) = (c.n_embd, c.n_head * c.k_dim);
         let (kd, vd) = (c.n_kv_head * c.k_dim, c.n_kv_head * c.v_dim);
