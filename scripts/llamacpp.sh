@@ -14,6 +14,14 @@
 #   build/  the CMake build tree; the binaries are in build/bin/
 # A second run with targets already built does nothing. The last line printed is the bin dir.
 #
+# Instruction sets: on x86-64 the build never uses GGML_NATIVE, which turns on everything the
+# CPU reports, AMX included; some virtual machines report AMX but fault on its instructions
+# (SIGILL in ggml's `tileloadd`). Instead each set the CPU reports (/proc/cpuinfo flags, or
+# LLAMACPP_CPUFLAGS) is enabled by name, AMX never. The choice is written to
+# build/summarise-isa.txt, which `summarise bench --vs-llamacpp` reports as `anchor.build`; a
+# later run on a CPU with other sets reconfigures the build.
+#   scripts/llamacpp.sh --print-isa        # print the CMake flags it would use, build nothing
+#
 # Needs a C/C++ compiler; cmake is installed with pip (or apt-get) when it is missing.
 set -euo pipefail
 
@@ -27,11 +35,65 @@ BUILD="$ROOT/build"
 BIN="$BUILD/bin"
 JOBS="${LLAMACPP_JOBS:-2}"
 
+log() { echo "llamacpp.sh: $*" >&2; }
+
+# The CMake instruction-set flags for this CPU, one `-DNAME=ON|OFF` a line, then a `# ` line
+# naming the reported sets left off. ggml's AVX-512 code needs F, CD, VL, DQ and BW together.
+isa_flags() {
+    local arch flags
+    arch="${LLAMACPP_ARCH:-$(uname -m)}"
+    if [ "$arch" != "x86_64" ]; then
+        echo "-DGGML_NATIVE=ON"
+        echo "# $arch: ggml's native build (no AMX there)"
+        return
+    fi
+    flags=" $(echo "${LLAMACPP_CPUFLAGS:-$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)}" | tr -s ' \t' '  ') "
+    has() { local f; for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
+    onoff() { if has "${@:2}"; then echo "-D$1=ON"; else echo "-D$1=OFF"; fi; }
+    echo "-DGGML_NATIVE=OFF"
+    onoff GGML_SSE42 sse4_2
+    onoff GGML_AVX avx
+    onoff GGML_AVX2 avx2
+    onoff GGML_FMA fma
+    onoff GGML_F16C f16c
+    onoff GGML_BMI2 bmi2
+    onoff GGML_AVX_VNNI avx_vnni
+    onoff GGML_AVX512 avx512f avx512cd avx512vl avx512dq avx512bw
+    if has avx512f avx512cd avx512vl avx512dq avx512bw; then
+        onoff GGML_AVX512_VBMI avx512vbmi
+        onoff GGML_AVX512_VNNI avx512_vnni
+        onoff GGML_AVX512_BF16 avx512_bf16
+    else
+        echo "-DGGML_AVX512_VBMI=OFF"
+        echo "-DGGML_AVX512_VNNI=OFF"
+        echo "-DGGML_AVX512_BF16=OFF"
+    fi
+    echo "-DGGML_AMX_TILE=OFF"
+    echo "-DGGML_AMX_INT8=OFF"
+    echo "-DGGML_AMX_BF16=OFF"
+    if has amx_tile; then
+        echo "# amx reported, not enabled (it faults on some virtual machines)"
+    fi
+}
+
+if [ "${1:-}" = "--print-isa" ]; then
+    isa_flags
+    exit 0
+fi
+
 if [ "$#" -eq 0 ]; then
     set -- llama-tokenize
 fi
 
-log() { echo "llamacpp.sh: $*" >&2; }
+ISA="$(isa_flags)"
+ISA_FILE="$BUILD/summarise-isa.txt"
+
+# Built for another CPU's instruction sets (or by an older script)? Reconfigure and rebuild.
+if [ -f "$BUILD/CMakeCache.txt" ] && [ "$(cat "$ISA_FILE" 2>/dev/null)" != "$ISA" ]; then
+    log "the build in $BUILD was made for other instruction sets; reconfiguring"
+    rm -f "$BUILD/CMakeCache.txt" "$ISA_FILE"
+    rm -rf "$BIN"
+fi
 
 # Already built?
 missing=()
@@ -81,10 +143,11 @@ fi
 
 # Configure (once) and build the missing targets.
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-    log "configuring in $BUILD"
+    log "configuring in $BUILD with: $(echo "$ISA" | grep -v '^#' | tr '\n' ' ')"
+    # shellcheck disable=SC2046 # one flag a line, none with spaces
     cmake -S "$SRC" -B "$BUILD" \
         -DCMAKE_BUILD_TYPE=Release \
-        -DGGML_NATIVE=ON \
+        $(echo "$ISA" | grep -v '^#') \
         -DLLAMA_OPENSSL=OFF \
         -DLLAMA_BUILD_SERVER=OFF \
         -DBUILD_SHARED_LIBS=OFF \
@@ -92,6 +155,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         -DLLAMA_BUILD_EXAMPLES=OFF \
         -DLLAMA_BUILD_APP=OFF \
         -DLLAMA_USE_PREBUILT_UI=OFF >&2
+    echo "$ISA" > "$ISA_FILE"
 fi
 log "building ${missing[*]} with -j$JOBS (this takes a while)"
 cmake --build "$BUILD" --config Release -j "$JOBS" --target "${missing[@]}" >&2

@@ -2,7 +2,7 @@
 //! process whose own peak memory is read back from the kernel.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,9 @@ pub const LLAMACPP_COMMIT: &str = "0c1e57098";
 pub struct Anchor {
     pub engine: String,
     pub commit: String,
+    /// The instruction sets llama.cpp was built with (scripts/llamacpp.sh's record of its
+    /// CMake flags), e.g. `AVX2 FMA F16C; amx reported, not enabled`.
+    pub build: String,
     pub prefill_tok_s: f64,
     pub decode_tok_s: f64,
     pub peak_rss_mib: f64,
@@ -146,10 +149,50 @@ pub fn run(model: &std::path::Path, threads: usize, opts: BenchOptions) -> Resul
     Ok(Anchor {
         engine: "llama.cpp".into(),
         commit,
+        build: build_flags(&bin),
         prefill_tok_s: (prefill * 100.0).round() / 100.0,
         decode_tok_s: (decode * 100.0).round() / 100.0,
         peak_rss_mib: (max_rss_mib(&usage) * 10.0).round() / 10.0,
     })
+}
+
+/// The build record `scripts/llamacpp.sh` leaves beside `bin/` (`summarise-isa.txt`), or
+/// `unknown` for a llama-bench built some other way.
+fn build_flags(bin: &Path) -> String {
+    let record = bin
+        .parent()
+        .and_then(Path::parent)
+        .map(|build| build.join("summarise-isa.txt"));
+    match record.and_then(|p| std::fs::read_to_string(p).ok()) {
+        Some(text) => describe_build(&text),
+        None => "unknown (no summarise-isa.txt beside its bin/; not built by scripts/llamacpp.sh)"
+            .into(),
+    }
+}
+
+/// `-DGGML_AVX2=ON` lines and `# note` lines to `AVX2 ...; note`. GGML_NATIVE=ON reads `native`.
+pub fn describe_build(record: &str) -> String {
+    let mut on = Vec::new();
+    let mut notes = Vec::new();
+    for line in record.lines().map(str::trim) {
+        if let Some(note) = line.strip_prefix('#') {
+            notes.push(note.trim().to_string());
+        } else if let Some(name) = line
+            .strip_prefix("-DGGML_")
+            .and_then(|l| l.strip_suffix("=ON"))
+        {
+            on.push(name.to_string());
+        }
+    }
+    let mut s = match on.is_empty() {
+        true => "no SIMD sets".to_string(),
+        false => on.join(" "),
+    };
+    for n in notes {
+        s += "; ";
+        s += &n;
+    }
+    s
 }
 
 /// Reap child `pid`, returning its exit code and its own resource usage.
