@@ -32,6 +32,11 @@ pub struct BenchReport {
     pub model: String,
     pub file_sha256: String,
     pub device: String,
+    /// The CPU's model name, as the OS reports it.
+    pub cpu: String,
+    /// The instruction set of the native engine's kernels (`avx2`, `vnni`, `neon`, `scalar`;
+    /// `SUMMARISE_ISA` lowers it), or `candle` when candle's modules ran the model.
+    pub kernels: String,
     pub threads: usize,
     pub load_s: f64,
     pub prefill_tokens: usize,
@@ -94,6 +99,13 @@ pub fn run(
         model: spec.id.clone(),
         file_sha256: spec.sha256.clone(),
         device: device::name(device),
+        cpu: cpu_model(),
+        kernels: match opts.engine {
+            EngineKind::Native if device.is_cpu() => {
+                crate::engine::native::quants::Isa::current().name().into()
+            }
+            _ => "candle".into(),
+        },
         threads: cpu_threads(),
         load_s: round(median(&mut load), 3),
         prefill_tokens: opts.prompt_tokens,
@@ -145,6 +157,20 @@ fn synthetic_tokens(n: usize, vocab: usize) -> Vec<u32> {
             (state % vocab.max(1) as u64) as u32
         })
         .collect()
+}
+
+/// The CPU's model name (Linux's /proc/cpuinfo), or the architecture where it is not known.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
 /// The median (the mean of the middle two for an even count).

@@ -1,158 +1,14 @@
 //! Quantized matrix products straight from the mapped GGUF blocks: activations are quantized
-//! once per weight family, then each thread takes groups of weight rows.
+//! once per call (shared by the fused Q/K/V or gate/up products), then each thread takes
+//! groups of weight rows and runs the format's kernel (`quants/`) on them.
 
-use candle_core::quantized::k_quants::{
-    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
-    BlockQ8_0,
-};
-use candle_core::quantized::{GgmlDType, GgmlType};
 use std::sync::Arc;
 
-use half::{bf16, f16};
+use candle_core::quantized::GgmlDType;
 
-use super::kquant::{self, Kind, Unpacked, Q8K};
 use super::pool::{chunk_for, for_each_chunk, SharedMut};
-
-/// The kernels for one weight type, chosen once when the tensor is mapped.
-#[derive(Clone, Copy)]
-pub(crate) struct Kernels {
-    /// Type the activations are quantized to for this weight's dot products.
-    pub act_dtype: GgmlDType,
-    /// Bytes of one quantized activation row of `k` values is `act_row_bytes(k)`.
-    act_block: usize,
-    act_type_size: usize,
-    rows: RowsFn,
-    dequant: DequantFn,
-    quantize: QuantizeFn,
-}
-
-/// `out[t * out_stride + r] = dot(w row r, x row t)` for rows `r0..r0 + n`, tokens `0..m`.
-type RowsFn = unsafe fn(
-    w: &[u8],
-    k: usize,
-    r0: usize,
-    n: usize,
-    x: &[u8],
-    m: usize,
-    out: SharedMut<f32>,
-    out_stride: usize,
-);
-type DequantFn = fn(row: &[u8], out: &mut [f32]);
-type QuantizeFn = fn(x: &[f32], out: &mut [u8]);
-
-impl Kernels {
-    /// The kernels for `dtype`, or `None` if it has no CPU dot product here.
-    pub(crate) fn for_dtype(dtype: GgmlDType) -> Option<Kernels> {
-        Some(match dtype {
-            GgmlDType::F32 => kernels::<f32>(),
-            GgmlDType::F16 => kernels::<f16>(),
-            GgmlDType::BF16 => kernels::<bf16>(),
-            GgmlDType::Q4_0 => kernels::<BlockQ4_0>(),
-            GgmlDType::Q4_1 => kernels::<BlockQ4_1>(),
-            GgmlDType::Q5_0 => kernels::<BlockQ5_0>(),
-            GgmlDType::Q5_1 => kernels::<BlockQ5_1>(),
-            GgmlDType::Q8_0 => kernels::<BlockQ8_0>(),
-            GgmlDType::Q2K => kernels::<BlockQ2K>(),
-            GgmlDType::Q3K => kernels::<BlockQ3K>(),
-            GgmlDType::Q4K => kernels::<BlockQ4K>(),
-            GgmlDType::Q5K => kernels::<BlockQ5K>(),
-            GgmlDType::Q6K => kernels::<BlockQ6K>(),
-            GgmlDType::Q8_1 | GgmlDType::Q8K => return None,
-        })
-    }
-
-    /// Bytes of one row of `k` activations once quantized.
-    pub(crate) fn act_row_bytes(&self, k: usize) -> usize {
-        k / self.act_block * self.act_type_size
-    }
-
-    /// Dequantize one stored row.
-    pub(crate) fn dequantize(&self, row: &[u8], out: &mut [f32]) {
-        (self.dequant)(row, out)
-    }
-}
-
-fn kernels<T: GgmlType>() -> Kernels {
-    Kernels {
-        act_dtype: T::VecDotType::DTYPE,
-        act_block: T::VecDotType::BLCK_SIZE,
-        act_type_size: std::mem::size_of::<T::VecDotType>(),
-        rows: rows_kernel::<T>,
-        dequant: dequant_row::<T>,
-        quantize: quantize_row::<T::VecDotType>,
-    }
-}
-
-/// View bytes as blocks. The mapped tensors are checked for alignment when loaded, and the
-/// activation buffers are `u64`-backed.
-fn blocks<T>(bytes: &[u8]) -> &[T] {
-    debug_assert_eq!(bytes.as_ptr() as usize % std::mem::align_of::<T>(), 0);
-    debug_assert_eq!(bytes.len() % std::mem::size_of::<T>(), 0);
-    // SAFETY: alignment and length checked above (and at load); block types are plain data.
-    unsafe {
-        std::slice::from_raw_parts(
-            bytes.as_ptr() as *const T,
-            bytes.len() / std::mem::size_of::<T>(),
-        )
-    }
-}
-
-fn blocks_mut<T>(bytes: &mut [u8]) -> &mut [T] {
-    debug_assert_eq!(bytes.as_ptr() as usize % std::mem::align_of::<T>(), 0);
-    // SAFETY: as for `blocks`; the buffer is exclusively borrowed.
-    unsafe {
-        std::slice::from_raw_parts_mut(
-            bytes.as_mut_ptr() as *mut T,
-            bytes.len() / std::mem::size_of::<T>(),
-        )
-    }
-}
-
-fn dequant_row<T: GgmlType>(row: &[u8], out: &mut [f32]) {
-    T::to_float(blocks::<T>(row), out)
-}
-
-fn quantize_row<V: GgmlType>(x: &[f32], out: &mut [u8]) {
-    V::from_float(x, blocks_mut::<V>(out))
-}
-
-#[allow(clippy::too_many_arguments)]
-unsafe fn rows_kernel<T: GgmlType>(
-    w: &[u8],
-    k: usize,
-    r0: usize,
-    n: usize,
-    x: &[u8],
-    m: usize,
-    out: SharedMut<f32>,
-    out_stride: usize,
-) {
-    let kb = k / T::BLCK_SIZE;
-    let w: &[T] = blocks(w);
-    let x: &[T::VecDotType] = blocks(x);
-    let row = |r: usize| &w[r * kb..(r + 1) * kb];
-    let mut r = r0;
-    let end = r0 + n;
-    while r + 4 <= end {
-        for t in 0..m {
-            let xt = &x[t * kb..(t + 1) * kb];
-            let (a, b, c, d) = T::vec_dot_4(k, row(r), row(r + 1), row(r + 2), row(r + 3), xt);
-            let o = out.slice(t * out_stride + r, 4);
-            o[0] = a;
-            o[1] = b;
-            o[2] = c;
-            o[3] = d;
-        }
-        r += 4;
-    }
-    while r < end {
-        for t in 0..m {
-            let xt = &x[t * kb..(t + 1) * kb];
-            *out.slice(t * out_stride + r, 1).as_mut_ptr() = T::vec_dot(k, row(r), xt);
-        }
-        r += 1;
-    }
-}
+use super::quants::panel::{self, Kind, Unpacked};
+use super::quants::{quantize_q8, quantize_q8k, Act, ActKind, Format, Isa, Q8K, QK_K};
 
 /// The bytes matrices view: the mapped file, or an owned buffer (tests, tools). Shared, so a
 /// matrix can never outlive the memory it reads.
@@ -198,7 +54,7 @@ pub(crate) struct QMatrix {
     kquant: Option<Kind>,
     pub rows: usize,
     pub cols: usize,
-    pub kernels: Kernels,
+    pub format: Format,
     storage: Storage,
     offset: usize,
     len: usize,
@@ -215,7 +71,7 @@ impl QMatrix {
         offset: usize,
         len: usize,
     ) -> Result<QMatrix, String> {
-        let kernels = Kernels::for_dtype(dtype)
+        let format = Format::of(dtype, Isa::current())
             .ok_or_else(|| format!("has type {dtype:?}, which has no CPU kernel"))?;
         if !cols.is_multiple_of(dtype.block_size()) {
             return Err(format!(
@@ -245,16 +101,12 @@ impl QMatrix {
         if !(bytes.as_ptr() as usize).is_multiple_of(4) {
             return Err("data is not 4-byte aligned in the file".into());
         }
-        let kquant = match dtype {
-            GgmlDType::Q4K if kquant::FAST => Some(Kind::Q4K),
-            GgmlDType::Q6K if kquant::FAST => Some(Kind::Q6K),
-            _ => None,
-        };
+        let kquant = panel::kind_of(dtype).filter(|_| panel::fast());
         Ok(QMatrix {
             kquant,
             rows,
             cols,
-            kernels,
+            format,
             storage,
             offset,
             len,
@@ -272,23 +124,26 @@ impl QMatrix {
     /// Dequantize row `r` (an embedding lookup) into `out`.
     pub(crate) fn row_to_f32(&self, r: usize, out: &mut [f32]) {
         let rb = self.row_bytes();
-        self.kernels
+        self.format
             .dequantize(&self.bytes()[r * rb..(r + 1) * rb], &mut out[..self.cols]);
     }
 }
 
-/// Reusable buffers for quantized activations: one slot per activation type in use, so the
-/// Q, K and V products (or gate and up) quantize their shared input once.
+/// Reusable buffers for quantized activations, one per activation form, so the Q, K and V
+/// products (or gate and up) quantize their shared input once.
 #[derive(Default)]
 pub(crate) struct ActBuffers {
-    slots: Vec<(GgmlDType, Vec<u64>)>,
+    q8: Vec<i8>,
+    ds: Vec<f32>,
+    q8k: Vec<Q8K>,
+    /// Candle's activation blocks, for the formats without kernels of our own.
+    raw: Vec<u64>,
     /// Per-thread panels of dequantized weight rows for the prefill product.
     panels: Vec<f32>,
     panel_len: usize,
-    /// Per-thread panels of unpacked K-quant rows, and the Q8_K activations they multiply.
+    /// Per-thread panels of unpacked K-quant rows.
     unpacked: Vec<Unpacked>,
     unpacked_len: usize,
-    q8k: Vec<Q8K>,
 }
 
 impl ActBuffers {
@@ -299,28 +154,17 @@ impl ActBuffers {
         if self.panels.len() < want {
             self.panels = vec![0.0; want];
         }
-        self.unpacked_len = PANEL_ROWS * max_cols.div_ceil(kquant::QK);
+        self.unpacked_len = PANEL_ROWS * max_cols.div_ceil(QK_K);
         let want = super::pool::n_threads() * self.unpacked_len;
         if self.unpacked.len() < want {
             self.unpacked = vec![Unpacked::default(); want];
         }
     }
+}
 
-    fn slot(&mut self, dtype: GgmlDType, bytes: usize) -> &mut [u8] {
-        let i = match self.slots.iter().position(|(d, _)| *d == dtype) {
-            Some(i) => i,
-            None => {
-                self.slots.push((dtype, Vec::new()));
-                self.slots.len() - 1
-            }
-        };
-        let buf = &mut self.slots[i].1;
-        let words = bytes.div_ceil(8);
-        if buf.len() < words {
-            buf.resize(words, 0);
-        }
-        // SAFETY: a u64 buffer viewed as bytes, within its length.
-        unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut u8, bytes) }
+fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
+    if v.len() < len {
+        v.resize(len, T::default());
     }
 }
 
@@ -384,49 +228,108 @@ pub(crate) fn matmul(x: &[f32], m: usize, products: &mut [Product<'_>], bufs: &m
     if m >= PANEL_MIN_TOKENS && bufs.panel_len >= PANEL_ROWS * k {
         return panel_matmul(x, m, k, products, bufs);
     }
-    // Quantize the input once per activation type.
-    let mut act: [Option<(GgmlDType, SharedMut<u8>, usize)>; 3] = [None, None, None];
-    for p in products.iter() {
-        let kern = p.w.kernels;
-        if act.iter().flatten().any(|(d, _, _)| *d == kern.act_dtype) {
-            continue;
+    // Candle's formats each take their own activation type: at most one per call.
+    let candle: Vec<GgmlDType> = products
+        .iter()
+        .filter_map(|p| match p.w.format.act {
+            ActKind::Candle { dtype, .. } => Some(dtype),
+            _ => None,
+        })
+        .collect();
+    if candle.windows(2).any(|w| w[0] != w[1]) {
+        for p in products.iter_mut() {
+            matmul(x, m, std::slice::from_mut(p), bufs);
         }
-        let row_bytes = kern.act_row_bytes(k);
-        let buf = bufs.slot(kern.act_dtype, m * row_bytes);
-        quantize_rows(x, m, k, kern.quantize, buf, row_bytes);
-        let free = act
-            .iter()
-            .position(|a| a.is_none())
-            .expect("at most 3 activation types");
-        act[free] = Some((kern.act_dtype, SharedMut(buf.as_mut_ptr()), row_bytes));
+        return;
     }
-    // Work items: groups of rows across all products.
+    let act = quantize(x, m, k, products, bufs);
     let groups = RowGroups::new(products, 16);
     let total = groups.total();
-    /// A product's matrix, output, quantized input and input row bytes.
-    type Job<'m> = (&'m QMatrix, SharedMut<f32>, SharedMut<u8>, usize);
-    let jobs: [Option<Job<'_>>; 3] = std::array::from_fn(|i| {
-        products.get(i).map(|p| {
-            let (_, buf, row_bytes) = act
-                .iter()
-                .flatten()
-                .find(|(d, _, _)| *d == p.w.kernels.act_dtype)
-                .copied()
-                .expect("quantized above");
-            (p.w, SharedMut(p.out.as_ptr() as *mut f32), buf, row_bytes)
-        })
+    let jobs: [Option<(&QMatrix, SharedMut<f32>)>; 3] = std::array::from_fn(|i| {
+        products
+            .get(i)
+            .map(|p| (p.w, SharedMut(p.out.as_ptr() as *mut f32)))
     });
     for_each_chunk(total, chunk_for(total, 4), |_, items| {
         for item in items {
             let (j, r0, n) = groups.locate(item);
-            let (w, out, xq, row_bytes) = jobs[j].expect("job exists");
-            // SAFETY: each item owns rows r0..r0+n of its product's output, for every token.
-            unsafe {
-                let xq = std::slice::from_raw_parts(xq.0, m * row_bytes);
-                (w.kernels.rows)(w.bytes(), k, r0, n, xq, m, out, w.rows);
-            }
+            let (w, out) = jobs[j].expect("job exists");
+            // SAFETY: the format's kernels were chosen for an instruction set this CPU runs;
+            // each item owns rows r0..r0+n of its product's output, for every token.
+            unsafe { w.format.gemv(w.bytes(), r0..r0 + n, &act, out, w.rows) };
         }
     });
+}
+
+/// Quantize the `m x k` input once into every form the products need.
+fn quantize<'b>(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    products: &[Product<'_>],
+    bufs: &'b mut ActBuffers,
+) -> Act<'b> {
+    let (mut q8, mut q8k, mut candle) = (false, false, None);
+    for p in products {
+        match p.w.format.act {
+            ActKind::Q8 => q8 = true,
+            ActKind::Q8K => q8k = true,
+            ActKind::Candle {
+                row_bytes,
+                quantize,
+                ..
+            } => candle = Some((row_bytes(k), quantize)),
+        }
+    }
+    let rows = |f: &(dyn Fn(usize) + Sync)| match m < 4 {
+        true => (0..m).for_each(f),
+        false => for_each_chunk(m, chunk_for(m, 2), |_, ts| ts.for_each(f)),
+    };
+    if q8 {
+        grow(&mut bufs.q8, m * k);
+        grow(&mut bufs.ds, m * k / 16);
+        let (qs, ds) = (
+            SharedMut(bufs.q8.as_mut_ptr()),
+            SharedMut(bufs.ds.as_mut_ptr()),
+        );
+        rows(&|t| {
+            // SAFETY: each token's part of the buffers is written by the one call that owns it.
+            let (qs, ds) = unsafe { (qs.slice(t * k, k), ds.slice(t * k / 16, k / 16)) };
+            quantize_q8(&x[t * k..(t + 1) * k], qs, ds);
+        });
+    }
+    if q8k {
+        let kb = k / QK_K;
+        grow(&mut bufs.q8k, m * kb);
+        let out = SharedMut(bufs.q8k.as_mut_ptr());
+        rows(&|t| {
+            // SAFETY: as above.
+            quantize_q8k(&x[t * k..(t + 1) * k], unsafe { out.slice(t * kb, kb) });
+        });
+    }
+    let mut raw_row = 0;
+    if let Some((row_bytes, quantize)) = candle {
+        raw_row = row_bytes;
+        grow(&mut bufs.raw, (m * row_bytes).div_ceil(8));
+        let out = SharedMut(bufs.raw.as_mut_ptr() as *mut u8);
+        rows(&|t| {
+            // SAFETY: as above; the u64 buffer holds at least m * row_bytes bytes.
+            quantize(&x[t * k..(t + 1) * k], unsafe {
+                out.slice(t * row_bytes, row_bytes)
+            });
+        });
+    }
+    let raw = &bufs.raw[..(m * raw_row).div_ceil(8)];
+    Act {
+        m,
+        k,
+        q8: &bufs.q8[..if q8 { m * k } else { 0 }],
+        ds: &bufs.ds[..if q8 { m * k / 16 } else { 0 }],
+        q8k: &bufs.q8k[..if q8k { m * (k / QK_K) } else { 0 }],
+        // SAFETY: a u64 buffer viewed as the bytes it holds.
+        raw: unsafe { std::slice::from_raw_parts(raw.as_ptr() as *const u8, m * raw_row) },
+        raw_row,
+    }
 }
 
 /// The prefill product: each work item dequantizes `PANEL_ROWS` weight rows into its thread's
@@ -444,17 +347,15 @@ fn panel_matmul(
             .get(i)
             .map(|p| (p.w, SharedMut(p.out.as_ptr() as *mut f32)))
     });
-    let kb = k / kquant::QK;
-    let int_path = k.is_multiple_of(kquant::QK) && products.iter().any(|p| p.w.kquant.is_some());
+    let kb = k / QK_K;
+    let int_path = k.is_multiple_of(QK_K) && products.iter().any(|p| p.w.kquant.is_some());
     if int_path {
-        if bufs.q8k.len() < m * kb {
-            bufs.q8k.resize(m * kb, Q8K::default());
-        }
+        grow(&mut bufs.q8k, m * kb);
         let q8k = SharedMut(bufs.q8k.as_mut_ptr());
         for_each_chunk(m, chunk_for(m, 2), |_, rows| {
             for t in rows {
                 // SAFETY: each token's blocks are written by the one item that owns it.
-                kquant::quantize_q8k(&x[t * k..(t + 1) * k], unsafe { q8k.slice(t * kb, kb) });
+                quantize_q8k(&x[t * k..(t + 1) * k], unsafe { q8k.slice(t * kb, kb) });
             }
         });
     }
@@ -509,13 +410,13 @@ fn int_panel(
     upanel: &mut [Unpacked],
     out: SharedMut<f32>,
 ) {
-    let kb = k / kquant::QK;
+    let kb = k / QK_K;
     let (rb, bb) = (w.row_bytes(), kind.block_bytes());
     let bytes = w.bytes();
     for r in 0..n {
         let row = &bytes[(r0 + r) * rb..(r0 + r + 1) * rb];
         for b in 0..kb {
-            kquant::unpack(kind, &row[b * bb..(b + 1) * bb], &mut upanel[r * kb + b]);
+            panel::unpack(kind, &row[b * bb..(b + 1) * bb], &mut upanel[r * kb + b]);
         }
     }
     let mut t = 0;
@@ -528,7 +429,7 @@ fn int_panel(
         let xs = [tok(0), tok(1), tok(2), tok(3)];
         let mut dots = [0.0f32; 4];
         for r in 0..n {
-            kquant::dot_x4(&upanel[r * kb..(r + 1) * kb], xs, nt, &mut dots);
+            panel::dot_x4(&upanel[r * kb..(r + 1) * kb], xs, nt, &mut dots);
             for (i, &d) in dots[..nt].iter().enumerate() {
                 // SAFETY: the item owns output columns r0..r0+n of every token row.
                 unsafe { *out.0.add((t + i) * w.rows + r0 + r) = d };
@@ -538,29 +439,11 @@ fn int_panel(
     }
 }
 
-fn quantize_rows(x: &[f32], m: usize, k: usize, f: QuantizeFn, buf: &mut [u8], row_bytes: usize) {
-    if m < 4 {
-        for t in 0..m {
-            f(
-                &x[t * k..(t + 1) * k],
-                &mut buf[t * row_bytes..(t + 1) * row_bytes],
-            );
-        }
-        return;
-    }
-    let out = SharedMut(buf.as_mut_ptr());
-    for_each_chunk(m, chunk_for(m, 2), |_, rows| {
-        for t in rows {
-            // SAFETY: each row of the buffer is written by the one item that owns it.
-            let dst = unsafe { out.slice(t * row_bytes, row_bytes) };
-            f(&x[t * k..(t + 1) * k], dst);
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ4_1, BlockQ5_0, BlockQ6K, BlockQ8_0};
+    use candle_core::quantized::GgmlType;
 
     fn naive(w: &[f32], x: &[f32], rows: usize, k: usize, m: usize) -> Vec<f32> {
         let mut out = vec![0.0; m * rows];

@@ -10,12 +10,12 @@ mod beams;
 mod config;
 mod error;
 mod graph;
-mod kquant;
 mod kv_cache;
 mod matmul;
 mod model;
 mod ops;
 pub(crate) mod pool;
+pub mod quants;
 mod session;
 mod weights;
 
@@ -108,6 +108,11 @@ impl Decoder {
     /// Run `tokens` from position `pos` and return the logits of the last one.
     pub fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
         self.session.check_room(&self.model, tokens.len(), pos)?;
+        if let [token] = tokens {
+            if self.session.replay_prompt_logits(*token, pos) {
+                return Ok(&self.session.logits);
+            }
+        }
         let chunk = self.session.chunk;
         let mut start = 0;
         while start < tokens.len() {
@@ -118,6 +123,9 @@ impl Decoder {
         let last = (tokens.len() - 1) % chunk;
         let s = &mut self.session;
         graph::logits_of(&self.model, &mut s.s, last..last + 1, &mut s.logits);
+        if tokens.len() > 1 {
+            s.remember_prompt_logits(pos + tokens.len() - 1);
+        }
         Ok(&self.session.logits)
     }
 
@@ -174,6 +182,9 @@ impl Decoder {
         let s = &mut self.session;
         // Positions from `pos0` on are being replaced; a chunk that fails leaves them unknown.
         s.history.truncate(pos0);
+        if s.prompt_logits_at.is_some_and(|at| at >= pos0) {
+            s.prompt_logits_at = None;
+        }
         let known = s.history.len() == pos0;
         graph::compute_chunk(&self.model, s, tokens, Rows::Sequence(pos0))?;
         s.written = s.written.max(pos0 + tokens.len());

@@ -26,6 +26,13 @@ pub(super) struct Session {
     pub(super) written: usize,
     pub(super) s: Scratch,
     pub(super) logits: Vec<f32>,
+    /// The logits of the last position of the last prompt (a call of two or more tokens),
+    /// and that position: a request whose whole prompt the caches already hold gets them back
+    /// instead of running its last token alone, which would take the one-token products
+    /// (rounding activations differently from the prompt products) and could flip a near tie.
+    /// So the same request twice gives the same answer.
+    pub(super) prompt_logits: Vec<f32>,
+    pub(super) prompt_logits_at: Option<usize>,
     /// The beams of a beam search, see `beams.rs`.
     pub(super) beams: Beams,
 }
@@ -62,6 +69,8 @@ impl Session {
             written: 0,
             s: Scratch::default(),
             logits: vec![0.0; model.vocab_size()],
+            prompt_logits: vec![0.0; model.vocab_size()],
+            prompt_logits_at: None,
             beams: Beams::default(),
         }
     }
@@ -79,6 +88,26 @@ impl Session {
         self.history.clear();
         self.written = 0;
         self.beams.end();
+        self.prompt_logits_at = None;
+    }
+
+    /// Keep the logits just computed as those of the prompt position `pos`.
+    pub(super) fn remember_prompt_logits(&mut self, pos: usize) {
+        self.prompt_logits.copy_from_slice(&self.logits);
+        self.prompt_logits_at = Some(pos);
+    }
+
+    /// If running `token` at `pos` would recompute the remembered prompt position (same token,
+    /// same tokens before it, still in the caches), put its logits back and say so.
+    pub(super) fn replay_prompt_logits(&mut self, token: u32, pos: usize) -> bool {
+        let hit = self.prompt_logits_at == Some(pos)
+            && self.history.get(pos) == Some(&token)
+            && self.caches.iter().all(|c| c.holds(pos + 1, self.written));
+        if hit {
+            self.history.truncate(pos + 1);
+            self.logits.copy_from_slice(&self.prompt_logits);
+        }
+        hit
     }
 
     /// How many leading `tokens` the caches already hold from earlier requests.

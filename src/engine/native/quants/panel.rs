@@ -1,12 +1,10 @@
-//! Prefill products for K-quant weights (Q4_K, Q6_K) in integer arithmetic: each weight row is
-//! unpacked once per panel into bytes and 16-wide scales, then multiplied by Q8_K activations
-//! (one scale per 256 values, as llama.cpp quantizes them) with AVX2 byte dot products, four
-//! tokens per pass over the row.
+//! Prefill products for K-quant weights (Q4_K, Q5_K, Q6_K) in integer arithmetic: each weight
+//! row is unpacked once per panel into bytes and 16-wide scales, then multiplied by Q8_K
+//! activations with AVX2 byte dot products, four tokens per pass over the row. Unpacking once
+//! for a whole prompt chunk is what makes this faster than the decode kernels there.
 
-use half::f16;
-
-/// Values per super-block.
-pub(crate) const QK: usize = 256;
+use super::act::{Q8K, QK_K as QK};
+use super::{f16_at, Isa};
 
 /// One super-block of a weight row, unpacked: `w = d * scale[i/16] * q[i] - dm * mn[i/16]`.
 #[derive(Clone, Copy)]
@@ -35,55 +33,11 @@ impl Default for Unpacked {
     }
 }
 
-/// Activations of one super-block: `x = d * qs`, with sums of each 16 quants.
-#[derive(Clone, Copy)]
-#[repr(C, align(32))]
-pub(crate) struct Q8K {
-    qs: [i8; QK],
-    bsums: [i16; 16],
-    d: f32,
-}
-
-impl Default for Q8K {
-    fn default() -> Self {
-        Q8K {
-            qs: [0; QK],
-            bsums: [0; 16],
-            d: 0.0,
-        }
-    }
-}
-
-/// Quantize `x` (a multiple of 256 long) as llama.cpp's Q8_K does: the value of largest
-/// magnitude maps to -127, others round to nearest.
-pub(crate) fn quantize_q8k(x: &[f32], out: &mut [Q8K]) {
-    for (xs, b) in x.chunks_exact(QK).zip(out.iter_mut()) {
-        let (mut max, mut amax) = (0.0f32, 0.0f32);
-        for &v in xs {
-            if v.abs() > amax {
-                amax = v.abs();
-                max = v;
-            }
-        }
-        if amax == 0.0 {
-            *b = Q8K::default();
-            continue;
-        }
-        let iscale = -127.0 / max;
-        for (q, &v) in b.qs.iter_mut().zip(xs) {
-            *q = (iscale * v).round_ties_even().min(127.0) as i8;
-        }
-        for (j, s) in b.bsums.iter_mut().enumerate() {
-            *s = b.qs[j * 16..(j + 1) * 16].iter().map(|&q| q as i16).sum();
-        }
-        b.d = 1.0 / iscale;
-    }
-}
-
 /// Which K-quant a row holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     Q4K,
+    Q5K,
     Q6K,
 }
 
@@ -92,13 +46,10 @@ impl Kind {
     pub(crate) fn block_bytes(self) -> usize {
         match self {
             Kind::Q4K => 144,
+            Kind::Q5K => 176,
             Kind::Q6K => 210,
         }
     }
-}
-
-fn f16_at(b: &[u8], at: usize) -> f32 {
-    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 
 /// Unpack one packed super-block (GGUF layout) of `kind`.
@@ -112,28 +63,33 @@ pub(crate) fn unpack(kind: Kind, b: &[u8], out: &mut Unpacked) {
 
 fn unpack_values(kind: Kind, b: &[u8], out: &mut Unpacked) {
     match kind {
-        Kind::Q4K => {
-            // d, dmin (f16), 12 bytes of 6-bit scales and mins, 128 bytes of nibbles.
-            let (d, dmin, sc, qs) = (f16_at(b, 0), f16_at(b, 2), &b[4..16], &b[16..144]);
+        Kind::Q4K | Kind::Q5K => {
+            // d, dmin (f16), 12 bytes of 6-bit scales and mins, (Q5_K: 32 bytes of fifth
+            // bits,) 128 bytes of nibbles.
+            let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
+            let (sc, mn) = super::q4_k::scales_mins(&b[4..16]);
             for j in 0..8 {
-                let (s, m) = if j < 4 {
-                    (sc[j] & 63, sc[j + 4] & 63)
-                } else {
-                    (
-                        (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4),
-                        (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4),
-                    )
-                };
-                out.scale[2 * j] = s as i16;
-                out.scale[2 * j + 1] = s as i16;
-                out.mn[2 * j] = m as i16;
-                out.mn[2 * j + 1] = m as i16;
+                out.scale[2 * j] = sc[j] as i16;
+                out.scale[2 * j + 1] = sc[j] as i16;
+                out.mn[2 * j] = mn[j] as i16;
+                out.mn[2 * j + 1] = mn[j] as i16;
             }
+            let (qh, qs) = match kind {
+                Kind::Q5K => (Some(&b[16..48]), &b[48..176]),
+                _ => (None, &b[16..144]),
+            };
             for g in 0..4 {
                 for l in 0..32 {
                     let byte = qs[32 * g + l];
-                    out.q[64 * g + l] = byte & 0xF;
-                    out.q[64 * g + 32 + l] = byte >> 4;
+                    let (h0, h1) = match qh {
+                        Some(qh) => (
+                            ((qh[l] >> (2 * g)) & 1) << 4,
+                            ((qh[l] >> (2 * g + 1)) & 1) << 4,
+                        ),
+                        None => (0, 0),
+                    };
+                    out.q[64 * g + l] = (byte & 0xF) | h0;
+                    out.q[64 * g + 32 + l] = (byte >> 4) | h1;
                 }
             }
             out.d = d;
@@ -166,23 +122,32 @@ fn unpack_values(kind: Kind, b: &[u8], out: &mut Unpacked) {
 
 /// Dot products of one unpacked row with up to four token rows: `out[t] = row . x[t]`.
 pub(crate) fn dot_x4(row: &[Unpacked], x: [&[Q8K]; 4], n: usize, out: &mut [f32; 4]) {
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
-    {
-        // SAFETY: AVX2 is enabled at compile time for this build.
-        unsafe { avx2::dot_x4(row, x, n, out) }
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: `fast` checked that this CPU has AVX2 and FMA.
+        return unsafe { avx2::dot_x4(row, x, n, out) };
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
-    {
-        for t in 0..n {
-            out[t] = dot_scalar(row, x[t]);
-        }
+    for t in 0..n {
+        out[t] = dot_scalar(row, x[t]);
     }
 }
 
-/// Whether the fast path is compiled in (otherwise the f32 panel path is the better choice).
-pub(crate) const FAST: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx2"));
+/// Whether the SIMD path runs here (otherwise the f32 panel path is the better choice).
+pub(crate) fn fast() -> bool {
+    matches!(Isa::current(), Isa::Avx2 | Isa::Vnni)
+}
 
-#[allow(dead_code)]
+/// Which K-quant `dtype` is, if it has this path.
+pub(crate) fn kind_of(dtype: candle_core::quantized::GgmlDType) -> Option<Kind> {
+    use candle_core::quantized::GgmlDType as D;
+    match dtype {
+        D::Q4K => Some(Kind::Q4K),
+        D::Q5K => Some(Kind::Q5K),
+        D::Q6K => Some(Kind::Q6K),
+        _ => None,
+    }
+}
+
 fn dot_scalar(row: &[Unpacked], x: &[Q8K]) -> f32 {
     let mut sum = 0.0f32;
     for (w, a) in row.iter().zip(x) {
@@ -200,20 +165,11 @@ fn dot_scalar(row: &[Unpacked], x: &[Q8K]) -> f32 {
     sum
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+#[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use super::super::x86::hsum;
     use super::{Unpacked, Q8K};
     use std::arch::x86_64::*;
-
-    #[inline]
-    unsafe fn hsum(v: __m256) -> f32 {
-        let lo = _mm256_castps256_ps128(v);
-        let hi = _mm256_extractf128_ps(v, 1);
-        let s = _mm_add_ps(lo, hi);
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        _mm_cvtss_f32(s)
-    }
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn dot_x4(row: &[Unpacked], x: [&[Q8K]; 4], n: usize, out: &mut [f32; 4]) {
@@ -282,8 +238,9 @@ mod avx2 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::act::quantize_q8k;
     use super::*;
-    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ6K};
+    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5K, BlockQ6K};
     use candle_core::quantized::GgmlType;
 
     fn packed<T: GgmlType>(w: &[f32]) -> Vec<u8> {
@@ -325,6 +282,18 @@ mod tests {
             .collect();
         let mut out = [0.0; 4];
         dot_x4(&row, [&qx[0], &qx[1], &qx[2], &qx[0]], 3, &mut out);
+        #[cfg(target_arch = "x86_64")]
+        if Isa::Avx2.runs_here() {
+            let mut simd = [0.0; 4];
+            // SAFETY: AVX2 and FMA are present (checked above).
+            unsafe { avx2::dot_x4(&row, [&qx[0], &qx[1], &qx[2], &qx[0]], 3, &mut simd) };
+            for t in 0..3 {
+                assert!(
+                    (simd[t] - out[t]).abs() < 1e-3 * (1.0 + out[t].abs()),
+                    "{kind:?}"
+                );
+            }
+        }
         for t in 0..3 {
             let want: f32 = exact.iter().zip(&xs[t]).map(|(a, b)| a * b).sum();
             let scalar = dot_scalar(&row, &qx[t]);
@@ -344,6 +313,7 @@ mod tests {
     #[test]
     fn unpacked_k_quant_dots_match_the_dequantized_weights() {
         check::<BlockQ4K>(Kind::Q4K);
+        check::<BlockQ5K>(Kind::Q5K);
         check::<BlockQ6K>(Kind::Q6K);
     }
 }

@@ -1,0 +1,143 @@
+//! Q4_K: super-blocks of 256 values in 8 sub-blocks of 32, each with a 6-bit scale and a 6-bit
+//! minimum under the f16 super-scales `d` and `dmin`: `w = d * sc * q - dmin * m`, `q` 4 bits.
+//! Layout (144 bytes): d, dmin (f16), 12 bytes of packed scales and minimums, 128 bytes of
+//! nibbles (each 32 bytes hold two sub-blocks: low nibbles the first, high the second).
+
+use super::act::Q8K;
+use super::{f16_at, SuperBlock};
+
+/// The Q4_K format.
+pub(crate) struct Q4K;
+
+/// The 6-bit scales and minimums of the 8 sub-blocks, packed into 12 bytes (shared with Q5_K).
+#[inline(always)]
+pub(crate) fn scales_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
+    let (mut sc, mut mn) = ([0u8; 8], [0u8; 8]);
+    for j in 0..8 {
+        (sc[j], mn[j]) = if j < 4 {
+            (s[j] & 63, s[j + 4] & 63)
+        } else {
+            (
+                (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4),
+                (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
+            )
+        };
+    }
+    (sc, mn)
+}
+
+impl Q4K {
+    /// Quant `i` (0..256) of the block.
+    #[inline(always)]
+    fn quant(b: &[u8], i: usize) -> i32 {
+        let (pair, l, high) = (i / 64, i % 32, (i / 32) % 2);
+        ((b[16 + 32 * pair + l] >> (4 * high)) & 0xF) as i32
+    }
+}
+
+impl SuperBlock for Q4K {
+    const BYTES: usize = 144;
+
+    fn dequantize(b: &[u8], out: &mut [f32]) {
+        dequantize_with(b, out, Self::quant)
+    }
+
+    fn dot(b: &[u8], a: &Q8K) -> f32 {
+        dot_with(b, a, Self::quant)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn dot_avx2<const T: usize>(
+        b: *const u8,
+        a: &[&Q8K; T],
+        acc: &mut [std::arch::x86_64::__m256; T],
+    ) {
+        use std::arch::x86_64::*;
+        let low = _mm256_set1_epi8(0xF);
+        dot_avx2_with(b, a, acc, |p| {
+            let q = _mm256_loadu_si256(b.add(16 + 32 * p) as *const __m256i);
+            (
+                _mm256_and_si256(q, low),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(q), low),
+            )
+        })
+    }
+}
+
+/// The AVX2 dot product of a Q4_K-style block at `b` with `T` Q8_K blocks, added to `acc`:
+/// `quants(p)` gives the block's values `64p..64p+32` and `64p+32..64p+64`, one per byte.
+/// Shared by Q4_K and Q5_K, which differ only in how their quants are stored.
+///
+/// # Safety
+/// `b` points at a whole block; the caller has AVX2, FMA and F16C.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn dot_avx2_with<const T: usize>(
+    b: *const u8,
+    a: &[&Q8K; T],
+    acc: &mut [std::arch::x86_64::__m256; T],
+    quants: impl Fn(usize) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i),
+) {
+    use std::arch::x86_64::*;
+    let head = std::slice::from_raw_parts(b, 16);
+    let (d, dmin) = (f16_at(head, 0), f16_at(head, 2));
+    let (sc, mn) = scales_mins(&head[4..16]);
+    let mut m16 = [0i16; 16];
+    for (g, m) in m16.iter_mut().enumerate() {
+        *m = mn[g / 2] as i16;
+    }
+    let m16 = _mm256_loadu_si256(m16.as_ptr() as *const __m256i);
+    let mut sumi = [_mm256_setzero_si256(); T];
+    for p in 0..4 {
+        let (lo, hi) = quants(p);
+        let (s_lo, s_hi) = (
+            _mm256_set1_epi16(sc[2 * p] as i16),
+            _mm256_set1_epi16(sc[2 * p + 1] as i16),
+        );
+        for t in 0..T {
+            let aq = a[t].qs.as_ptr().add(64 * p);
+            let x_lo = _mm256_loadu_si256(aq as *const __m256i);
+            let x_hi = _mm256_loadu_si256(aq.add(32) as *const __m256i);
+            let p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), s_lo);
+            let p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), s_hi);
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(p_lo, p_hi));
+        }
+    }
+    for t in 0..T {
+        let bs = _mm256_loadu_si256(a[t].bsums.as_ptr() as *const __m256i);
+        let summ = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, m16));
+        acc[t] = _mm256_fmadd_ps(
+            _mm256_set1_ps(d * a[t].d),
+            _mm256_cvtepi32_ps(sumi[t]),
+            acc[t],
+        );
+        acc[t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * a[t].d), summ, acc[t]);
+    }
+}
+
+/// The scalar dequantization of a Q4_K-style block (`d`, `dmin`, 6-bit scales and mins at
+/// bytes 0..16) whose quant `i` is `quant(b, i)`: shared by Q4_K and Q5_K.
+pub(crate) fn dequantize_with(b: &[u8], out: &mut [f32], quant: fn(&[u8], usize) -> i32) {
+    let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
+    let (sc, mn) = scales_mins(&b[4..16]);
+    for (i, o) in out[..256].iter_mut().enumerate() {
+        let j = i / 32;
+        *o = d * sc[j] as f32 * quant(b, i) as f32 - dmin * mn[j] as f32;
+    }
+}
+
+/// The scalar reference dot product of such a block with a Q8_K block.
+pub(crate) fn dot_with(b: &[u8], a: &Q8K, quant: fn(&[u8], usize) -> i32) -> f32 {
+    let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
+    let (sc, mn) = scales_mins(&b[4..16]);
+    let (mut sumi, mut summ) = (0i32, 0i32);
+    for j in 0..8 {
+        let dot: i32 = (32 * j..32 * (j + 1))
+            .map(|i| quant(b, i) * a.qs[i] as i32)
+            .sum();
+        sumi += sc[j] as i32 * dot;
+        summ += mn[j] as i32 * (a.bsums[2 * j] as i32 + a.bsums[2 * j + 1] as i32);
+    }
+    a.d * (d * sumi as f32 - dmin * summ as f32)
+}

@@ -1,0 +1,236 @@
+//! The x86-64 kernels: AVX2 byte dot products (`vpmaddubsw` then `vpmaddwd`), or one VNNI
+//! `vpdpbusd` where the CPU has it, over tiles of weight rows by activation rows, so each
+//! loaded weight block serves several tokens and each activation block several rows.
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::act::{Act, QK_K};
+use super::block32::{self, Block32};
+use super::SuperBlock;
+use crate::engine::native::pool::SharedMut;
+
+/// How the byte dot products are computed.
+const MADD: u8 = 0;
+const VNNI512: u8 = 1;
+const AVX_VNNI: u8 = 2;
+
+/// Sum of the eight lanes.
+#[inline(always)]
+pub(crate) unsafe fn hsum(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+}
+
+/// Eight 32-bit sums of four products each of the bytes of `w` (unsigned, or signed when
+/// `signed`) and `a` (signed).
+#[inline(always)]
+unsafe fn dot_bytes<const V: u8>(signed: bool, w: __m256i, a: __m256i) -> __m256i {
+    // Signed weights: multiply |w| by a with w's sign, so the first operand is unsigned.
+    let (w, a) = match signed {
+        true => (_mm256_abs_epi8(w), _mm256_sign_epi8(a, w)),
+        false => (w, a),
+    };
+    match V {
+        VNNI512 => _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a),
+        AVX_VNNI => _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), w, a),
+        _ => _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1)),
+    }
+}
+
+/// `R` weight rows (starting at `w`, `rb` bytes apart) times activation rows `t0..t0 + T`.
+#[inline(always)]
+unsafe fn tile32<F: Block32, const V: u8, const R: usize, const T: usize>(
+    w: *const u8,
+    rb: usize,
+    act: &Act<'_>,
+    t0: usize,
+) -> [[f32; T]; R] {
+    let kb = act.k / 32;
+    let with_min = F::HAS_MIN || F::OFFSET != 0.0;
+    let qs: [*const i8; T] = std::array::from_fn(|t| act.q8.as_ptr().add((t0 + t) * act.k));
+    let ds: [*const f32; T] = std::array::from_fn(|t| act.ds.as_ptr().add((t0 + t) * 2 * kb));
+    let mut acc = [[_mm256_setzero_ps(); T]; R];
+    let mut macc = [[_mm_setzero_ps(); T]; R];
+    for b in 0..kb {
+        let mut wq = [_mm256_setzero_si256(); R];
+        let mut sc = [_mm_setzero_ps(); R];
+        for r in 0..R {
+            let blk = w.add(r * rb + b * F::BYTES);
+            wq[r] = block32::x86::quants::<F>(blk);
+            sc[r] = block32::x86::scales::<F>(blk);
+        }
+        for t in 0..T {
+            let a = _mm256_loadu_si256(qs[t].add(32 * b) as *const __m256i);
+            // (d_a, s_a) of this block, one 8-byte load.
+            let pair = std::ptr::read_unaligned(ds[t].add(2 * b) as *const u64);
+            let ad = _mm_castsi128_ps(_mm_cvtsi64_si128(pair as i64));
+            for r in 0..R {
+                let isum = dot_bytes::<V>(F::BITS == 8, wq[r], a);
+                // [d * d_a, m * s_a] (or d * s_a for the formats with an offset).
+                let prod = _mm_mul_ps(sc[r], ad);
+                acc[r][t] = _mm256_fmadd_ps(
+                    _mm256_cvtepi32_ps(isum),
+                    _mm256_broadcastss_ps(prod),
+                    acc[r][t],
+                );
+                if with_min {
+                    macc[r][t] = _mm_add_ps(macc[r][t], prod);
+                }
+            }
+        }
+    }
+    let mut out = [[0.0f32; T]; R];
+    for r in 0..R {
+        for t in 0..T {
+            let m = _mm_cvtss_f32(_mm_movehdup_ps(macc[r][t]));
+            let m = match F::HAS_MIN {
+                true => m,
+                false => -F::OFFSET * m,
+            };
+            out[r][t] = hsum(acc[r][t]) + if with_min { m } else { 0.0 };
+        }
+    }
+    out
+}
+
+/// Write a tile's results: `out[t * stride + r]`.
+#[inline(always)]
+unsafe fn put<const R: usize, const T: usize>(
+    tile: [[f32; T]; R],
+    out: SharedMut<f32>,
+    stride: usize,
+    r0: usize,
+    t0: usize,
+) {
+    for (r, row) in tile.iter().enumerate() {
+        for (t, &v) in row.iter().enumerate() {
+            *out.0.add((t0 + t) * stride + r0 + r) = v;
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn gemv32<F: Block32, const V: u8>(
+    w: &[u8],
+    rows: Range<usize>,
+    act: &Act<'_>,
+    out: SharedMut<f32>,
+    stride: usize,
+) {
+    let rb = act.k / 32 * F::BYTES;
+    debug_assert!(rows.end * rb <= w.len());
+    let base = w.as_ptr();
+    let mut r = rows.start;
+    if act.m == 1 {
+        while r + 4 <= rows.end {
+            let tile = tile32::<F, V, 4, 1>(base.add(r * rb), rb, act, 0);
+            put(tile, out, stride, r, 0);
+            r += 4;
+        }
+    }
+    while r < rows.end {
+        let row = base.add(r * rb);
+        let mut t = 0;
+        while t + 4 <= act.m {
+            put(tile32::<F, V, 1, 4>(row, rb, act, t), out, stride, r, t);
+            t += 4;
+        }
+        match act.m - t {
+            3 => put(tile32::<F, V, 1, 3>(row, rb, act, t), out, stride, r, t),
+            2 => put(tile32::<F, V, 1, 2>(row, rb, act, t), out, stride, r, t),
+            1 => put(tile32::<F, V, 1, 1>(row, rb, act, t), out, stride, r, t),
+            _ => {}
+        }
+        r += 1;
+    }
+}
+
+/// A public entry point compiled for one instruction set: `gemv32` with `$dot`'s byte dot
+/// products under `$features`.
+macro_rules! gemv32_entry {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $dot:ident) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn $name<F: Block32>(
+            w: &[u8],
+            rows: Range<usize>,
+            act: &Act<'_>,
+            out: SharedMut<f32>,
+            stride: usize,
+        ) {
+            gemv32::<F, $dot>(w, rows, act, out, stride)
+        }
+    };
+}
+
+gemv32_entry!(
+    /// Rows `rows` of a 32-value block matrix times every activation row, with AVX2.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C; `w` holds the rows and `act` rows of the matrix's
+    /// width; `out` has room for `act.m` rows of `stride`, and no other thread writes columns
+    /// `rows`.
+    gemv32_avx2, "avx2,fma,f16c", MADD
+);
+gemv32_entry!(
+    /// [`gemv32_avx2`] with AVX512-VNNI's 256-bit byte dot products.
+    ///
+    /// # Safety
+    /// As for [`gemv32_avx2`], and the CPU has AVX512F, AVX512BW, AVX512VL and AVX512-VNNI.
+    gemv32_vnni512, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", VNNI512
+);
+gemv32_entry!(
+    /// [`gemv32_avx2`] with AVX-VNNI's byte dot products (no AVX-512 needed).
+    ///
+    /// # Safety
+    /// As for [`gemv32_avx2`], and the CPU has AVX-VNNI.
+    gemv32_avxvnni, "avx2,fma,f16c,avxvnni", AVX_VNNI
+);
+
+/// One K-quant row times activation rows `t0..t0 + T`.
+#[inline(always)]
+unsafe fn tile_k<F: SuperBlock, const T: usize>(
+    row: *const u8,
+    act: &Act<'_>,
+    t0: usize,
+) -> [f32; T] {
+    let kb = act.k / QK_K;
+    let mut acc = [_mm256_setzero_ps(); T];
+    for b in 0..kb {
+        let a = std::array::from_fn(|t| &act.q8k[(t0 + t) * kb + b]);
+        F::dot_avx2::<T>(row.add(b * F::BYTES), &a, &mut acc);
+    }
+    std::array::from_fn(|t| hsum(acc[t]))
+}
+
+/// Rows `rows` of a K-quant matrix times every activation row, with AVX2.
+///
+/// # Safety
+/// As for [`gemv32_avx2`].
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn gemv_k_avx2<F: SuperBlock>(
+    w: &[u8],
+    rows: Range<usize>,
+    act: &Act<'_>,
+    out: SharedMut<f32>,
+    stride: usize,
+) {
+    let rb = act.k / QK_K * F::BYTES;
+    debug_assert!(rows.end * rb <= w.len());
+    for r in rows {
+        let row = w.as_ptr().add(r * rb);
+        let mut t = 0;
+        while t + 4 <= act.m {
+            put([tile_k::<F, 4>(row, act, t)], out, stride, r, t);
+            t += 4;
+        }
+        match act.m - t {
+            3 => put([tile_k::<F, 3>(row, act, t)], out, stride, r, t),
+            2 => put([tile_k::<F, 2>(row, act, t)], out, stride, r, t),
+            1 => put([tile_k::<F, 1>(row, act, t)], out, stride, r, t),
+            _ => {}
+        }
+    }
+}
