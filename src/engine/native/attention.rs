@@ -35,7 +35,7 @@ impl LayerCache {
         let out_ptr = SharedMut(out.as_mut_ptr());
         let scores_ptr = SharedMut(scores.as_mut_ptr());
         let block_len = block_scratch(heads, pos0 + n);
-        if n >= BLOCK_MIN_TOKENS && self.window.is_none() && block_len <= scores_len {
+        if n >= BLOCK_MIN_TOKENS && block_len <= scores_len {
             return self.attend_blocks(heads, pos0, n, q, out_ptr, scores_ptr, scores_len);
         }
         // One item per token and key/value head: each cached key and value row is read once
@@ -118,7 +118,15 @@ impl LayerCache {
                 let (b, g) = (item / heads.n_kv_head, item % heads.n_kv_head);
                 let t0 = b * BLOCK_TOKENS;
                 let tb = BLOCK_TOKENS.min(n - t0);
-                let (rows, len) = (tb * group, pos0 + t0 + tb);
+                // The keys this block sees: all before it, or a sliding window's worth. In a
+                // ring they may wrap around: two runs of slots, `seg` then the rest from 0.
+                let first = match self.window {
+                    Some(w) => (pos0 + t0 + 1).saturating_sub(w),
+                    None => 0,
+                };
+                let (rows, len) = (tb * group, pos0 + t0 + tb - first);
+                let s0 = first % self.slots;
+                let seg = len.min(self.slots - s0);
                 let (qb, rest) = buf.split_at_mut(rows * kd);
                 let (ob, rest) = rest.split_at_mut(rows * vd);
                 let sc = &mut rest[..rows * len];
@@ -126,50 +134,66 @@ impl LayerCache {
                     let src = &q[((t0 + t) * heads.n_head + g * group) * kd..][..group * kd];
                     qb[t * group * kd..(t + 1) * group * kd].copy_from_slice(src);
                 }
-                let k = &self.k[g * self.slots * kd..];
-                let v = &self.v[g * self.slots * vd..];
-                // SAFETY: all pointers and strides stay inside the slices above.
+                let k = &self.k[g * self.slots * kd..(g + 1) * self.slots * kd];
+                let v = &self.v[g * self.slots * vd..(g + 1) * self.slots * vd];
+                // SAFETY: all pointers and strides stay inside the slices above: columns
+                // 0..seg of the scores come from slots s0..s0+seg, the rest from 0..len-seg.
                 unsafe {
-                    ops::gemm(
-                        (rows, len, kd),
-                        sc.as_mut_ptr(),
-                        len,
-                        qb.as_ptr(),
-                        kd,
-                        k.as_ptr(),
-                        1,
-                        kd,
-                    );
+                    for (col, slot, n_keys) in [(0, s0, seg), (seg, 0, len - seg)] {
+                        if n_keys > 0 {
+                            ops::gemm(
+                                (rows, n_keys, kd),
+                                sc.as_mut_ptr().add(col),
+                                len,
+                                qb.as_ptr(),
+                                kd,
+                                k.as_ptr().add(slot * kd),
+                                1,
+                                kd,
+                            );
+                        }
+                    }
                 }
                 for t in 0..tb {
-                    let visible = pos0 + t0 + t + 1;
+                    let pos = pos0 + t0 + t;
+                    let lo = match self.window {
+                        Some(w) => (pos + 1).saturating_sub(w) - first,
+                        None => 0,
+                    };
+                    let hi = pos + 1 - first;
                     for h in 0..group {
                         let row = &mut sc[(t * group + h) * len..][..len];
-                        let max = row[..visible]
-                            .iter()
-                            .copied()
-                            .fold(f32::NEG_INFINITY, f32::max);
+                        let seen = &mut row[lo..hi];
+                        let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                         let mut sum = 0.0;
-                        for x in row[..visible].iter_mut() {
+                        for x in seen.iter_mut() {
                             *x = (*x - max).exp();
                             sum += *x;
                         }
                         let inv = 1.0 / sum;
-                        row[..visible].iter_mut().for_each(|x| *x *= inv);
-                        row[visible..].fill(0.0);
+                        seen.iter_mut().for_each(|x| *x *= inv);
+                        row[..lo].fill(0.0);
+                        row[hi..].fill(0.0);
                     }
                 }
+                // SAFETY: as for the scores; the second run adds to the first.
                 unsafe {
-                    ops::gemm(
-                        (rows, vd, len),
-                        ob.as_mut_ptr(),
-                        vd,
-                        sc.as_ptr(),
-                        len,
-                        v.as_ptr(),
-                        vd,
-                        1,
-                    );
+                    for (col, slot, n_keys, acc) in [(0, s0, seg, false), (seg, 0, len - seg, true)]
+                    {
+                        if n_keys > 0 {
+                            ops::gemm_into(
+                                (rows, vd, n_keys),
+                                ob.as_mut_ptr(),
+                                vd,
+                                acc,
+                                sc.as_ptr().add(col),
+                                len,
+                                v.as_ptr().add(slot * vd),
+                                vd,
+                                1,
+                            );
+                        }
+                    }
                 }
                 for t in 0..tb {
                     let dst = unsafe {
@@ -228,6 +252,47 @@ mod tests {
         let mut blocks = vec![0.0; n * 32];
         c.attend(h, pos0, n, &q, &mut blocks, &mut scores, len);
         // One token at a time takes the per-token loop.
+        let mut looped = vec![0.0; n * 32];
+        for t in 0..n {
+            c.attend(
+                h,
+                pos0 + t,
+                1,
+                &q[t * 32..(t + 1) * 32],
+                &mut looped[t * 32..(t + 1) * 32],
+                &mut scores,
+                len,
+            );
+        }
+        for (a, b) in blocks.iter().zip(&looped) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn windowed_block_attention_matches_the_per_token_loop_across_the_ring_seam() {
+        let h = Heads {
+            n_head: 4,
+            n_kv_head: 2,
+            k_dim: 8,
+            v_dim: 8,
+        };
+        // Window 10, chunk 32: 42 slots, and positions 50..71 wrap around them.
+        let (pos0, n, window) = (50, 21, 10);
+        let mut c = LayerCache::new(h, 128, Some(window), 32);
+        assert_eq!(c.slots, 42);
+        let val = |i: usize| ((i * 7919) % 101) as f32 / 50.0 - 1.0;
+        for p in 0..pos0 + n {
+            let k: Vec<f32> = (0..16).map(|i| val(p * 16 + i)).collect();
+            let v: Vec<f32> = (0..16).map(|i| val(p * 31 + i + 7)).collect();
+            c.store(h, p, &k, &v);
+        }
+        let q: Vec<f32> = (0..n * 32).map(|i| val(i * 3 + 1)).collect();
+        let threads = crate::engine::native::pool::n_threads();
+        let len = block_scratch(h, 128).max(42 * 2);
+        let mut scores = vec![0.0; threads * len];
+        let mut blocks = vec![0.0; n * 32];
+        c.attend(h, pos0, n, &q, &mut blocks, &mut scores, len);
         let mut looped = vec![0.0; n * 32];
         for t in 0..n {
             c.attend(

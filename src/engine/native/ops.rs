@@ -133,9 +133,30 @@ pub(crate) fn add(x: &mut [f32], y: &[f32]) {
 /// thread may touch the addressed part of `dst` during the call.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm(
+    mnk: (usize, usize, usize),
+    dst: *mut f32,
+    dst_row: usize,
+    lhs: *const f32,
+    lhs_row: usize,
+    rhs: *const f32,
+    rhs_row: usize,
+    rhs_col: usize,
+) {
+    gemm_into(
+        mnk, dst, dst_row, false, lhs, lhs_row, rhs, rhs_row, rhs_col,
+    )
+}
+
+/// [`gemm`], adding to `dst` instead of overwriting it when `accumulate`.
+///
+/// # Safety
+/// As for [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_into(
     (m, n, k): (usize, usize, usize),
     dst: *mut f32,
     dst_row: usize,
+    accumulate: bool,
     lhs: *const f32,
     lhs_row: usize,
     rhs: *const f32,
@@ -149,14 +170,14 @@ pub(crate) unsafe fn gemm(
         dst,
         1,
         dst_row as isize,
-        false,
+        accumulate,
         lhs,
         1,
         lhs_row as isize,
         rhs,
         rhs_col as isize,
         rhs_row as isize,
-        0.0,
+        if accumulate { 1.0 } else { 0.0 },
         1.0,
         false,
         false,
