@@ -5,6 +5,7 @@ use super::error::{EngineError, Result};
 use super::matmul::{matmul, Product};
 use super::model::Model;
 use super::ops;
+use super::pool::{for_each_chunk, SharedMut};
 use super::session::{Scratch, Session};
 use super::weights::Layer;
 
@@ -215,7 +216,7 @@ fn ffn_block(layer: &Layer, model: &Model, s: &mut Scratch, n: usize) {
         ],
         &mut s.act,
     );
-    ops::gated(&mut s.gate[..n * ff], &s.up[..n * ff], c.family.activation);
+    gated(&mut s.gate[..n * ff], &s.up[..n * ff], c.family.activation);
     matmul(
         &s.gate[..n * ff],
         n,
@@ -229,6 +230,23 @@ fn ffn_block(layer: &Layer, model: &Model, s: &mut Scratch, n: usize) {
         ops::rms_norm_in_place(&mut s.o[..n * e], w, c.eps);
     }
     ops::add(&mut s.x[..n * e], &s.o[..n * e]);
+}
+
+/// Elements per work item of the gated activation; a prompt chunk's (tens of thousands of
+/// `exp` or `tanh` calls per layer) is split over the pool, a decode step's runs in place.
+const GATED_ITEM: usize = 4096;
+
+/// [`ops::gated`] over the thread pool.
+fn gated(gate: &mut [f32], up: &[f32], act: ops::Activation) {
+    let len = gate.len();
+    let out = SharedMut(gate.as_mut_ptr());
+    for_each_chunk(len.div_ceil(GATED_ITEM), 1, |_, items| {
+        let start = items.start * GATED_ITEM;
+        let end = (items.end * GATED_ITEM).min(len);
+        // SAFETY: each item owns elements start..end of `gate`.
+        let g = unsafe { out.slice(start, end - start) };
+        ops::gated(g, &up[start..end], act);
+    });
 }
 
 /// Final norm and output projection for chunk rows `rows`, into `out`.

@@ -10,6 +10,11 @@ use super::block32::{self, Block32};
 use super::SuperBlock;
 use crate::engine::native::pool::SharedMut;
 
+/// Whether the kernels prefetch the next tile's weights.
+const PREFETCH: bool = true;
+/// How far ahead, at least, in bytes.
+const PREFETCH_BYTES: usize = 3072;
+
 /// How the byte dot products are computed.
 const MADD: u8 = 0;
 const VNNI512: u8 = 1;
@@ -58,6 +63,12 @@ unsafe fn tile32<F: Block32, const V: u8, const R: usize, const T: usize>(
         let mut sc = [_mm_setzero_ps(); R];
         for r in 0..R {
             let blk = w.add(r * rb + b * F::BYTES);
+            if PREFETCH {
+                // The same block of the next tile's rows: decode reads each weight once,
+                // straight from memory, and the hardware prefetcher alone keeps too few
+                // lines in flight for one core to reach its bandwidth.
+                _mm_prefetch::<_MM_HINT_T0>(blk.add(PREFETCH_BYTES.max(R * rb)) as *const i8);
+            }
             wq[r] = block32::x86::quants::<F>(blk);
             sc[r] = block32::x86::scales::<F>(blk);
         }
@@ -199,6 +210,13 @@ unsafe fn tile_k<F: SuperBlock, const T: usize>(
     let kb = act.k / QK_K;
     let mut acc = [_mm256_setzero_ps(); T];
     for b in 0..kb {
+        if PREFETCH {
+            // As in `tile32`: every line of the block that far ahead.
+            let ahead = row.add(b * F::BYTES + PREFETCH_BYTES);
+            for line in (0..F::BYTES).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(ahead.add(line) as *const i8);
+            }
+        }
         let a = std::array::from_fn(|t| &act.q8k[(t0 + t) * kb + b]);
         F::dot_avx2::<T>(row.add(b * F::BYTES), &a, &mut acc);
     }
