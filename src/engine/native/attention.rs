@@ -229,16 +229,24 @@ mod tests {
         assert_eq!(out, [5.0, 7.0, 5.0, 7.0]);
     }
 
-    #[test]
-    fn block_attention_matches_the_per_token_loop() {
+    /// Fill a cache of `positions` positions (sliding `window`, prefill `chunk`) up to
+    /// `pos0 + n`, then check that a chunk of `n` queries from `pos0` through the block
+    /// attention matches the per-token loop, and return the cache's slot count.
+    fn blocks_match_loop(
+        positions: usize,
+        window: Option<usize>,
+        chunk: usize,
+        pos0: usize,
+        n: usize,
+        min_scratch: usize,
+    ) -> usize {
         let h = Heads {
             n_head: 4,
             n_kv_head: 2,
             k_dim: 8,
             v_dim: 8,
         };
-        let (pos0, n) = (5, 21);
-        let mut c = LayerCache::new(h, 64, None, 32);
+        let mut c = LayerCache::new(h, positions, window, chunk);
         let val = |i: usize| ((i * 7919) % 101) as f32 / 50.0 - 1.0;
         for p in 0..pos0 + n {
             let k: Vec<f32> = (0..16).map(|i| val(p * 16 + i)).collect();
@@ -247,7 +255,7 @@ mod tests {
         }
         let q: Vec<f32> = (0..n * 32).map(|i| val(i * 3 + 1)).collect();
         let threads = crate::engine::native::pool::n_threads();
-        let len = block_scratch(h, 64);
+        let len = block_scratch(h, positions).max(min_scratch);
         let mut scores = vec![0.0; threads * len];
         let mut blocks = vec![0.0; n * 32];
         c.attend(h, pos0, n, &q, &mut blocks, &mut scores, len);
@@ -267,47 +275,19 @@ mod tests {
         for (a, b) in blocks.iter().zip(&looped) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
+        c.slots
+    }
+
+    #[test]
+    fn block_attention_matches_the_per_token_loop() {
+        blocks_match_loop(64, None, 32, 5, 21, 0);
     }
 
     #[test]
     fn windowed_block_attention_matches_the_per_token_loop_across_the_ring_seam() {
-        let h = Heads {
-            n_head: 4,
-            n_kv_head: 2,
-            k_dim: 8,
-            v_dim: 8,
-        };
         // Window 10, chunk 32: 42 slots, and positions 50..71 wrap around them.
-        let (pos0, n, window) = (50, 21, 10);
-        let mut c = LayerCache::new(h, 128, Some(window), 32);
-        assert_eq!(c.slots, 42);
-        let val = |i: usize| ((i * 7919) % 101) as f32 / 50.0 - 1.0;
-        for p in 0..pos0 + n {
-            let k: Vec<f32> = (0..16).map(|i| val(p * 16 + i)).collect();
-            let v: Vec<f32> = (0..16).map(|i| val(p * 31 + i + 7)).collect();
-            c.store(h, p, &k, &v);
-        }
-        let q: Vec<f32> = (0..n * 32).map(|i| val(i * 3 + 1)).collect();
-        let threads = crate::engine::native::pool::n_threads();
-        let len = block_scratch(h, 128).max(42 * 2);
-        let mut scores = vec![0.0; threads * len];
-        let mut blocks = vec![0.0; n * 32];
-        c.attend(h, pos0, n, &q, &mut blocks, &mut scores, len);
-        let mut looped = vec![0.0; n * 32];
-        for t in 0..n {
-            c.attend(
-                h,
-                pos0 + t,
-                1,
-                &q[t * 32..(t + 1) * 32],
-                &mut looped[t * 32..(t + 1) * 32],
-                &mut scores,
-                len,
-            );
-        }
-        for (a, b) in blocks.iter().zip(&looped) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-        }
+        let slots = blocks_match_loop(128, Some(10), 32, 50, 21, 42 * 2);
+        assert_eq!(slots, 42);
     }
 
     #[test]
