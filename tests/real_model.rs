@@ -576,3 +576,71 @@ fn model_speakers_come_only_from_the_article() {
         assert!(q["confidence"].as_f64().unwrap() <= 0.5, "{json}");
     }
 }
+
+/// `bench` reports decode against the memory floor; the weight bytes a token reads are the
+/// layer matrices, the output matrix and one embedding row, as the file's tensor table gives
+/// their sizes.
+#[test]
+fn bench_reports_the_memory_floor_from_the_files_tensor_sizes() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let out = cmd(&home)
+        .args([
+            "bench",
+            "--model",
+            ID,
+            "--offline",
+            "-r",
+            "1",
+            "--format",
+            "json",
+        ])
+        .args(["--prompt-tokens", "8", "--decode-tokens", "4"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let floor = &json["decode_floor"];
+
+    let mut file = std::fs::File::open(&weights).unwrap();
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
+    let size = |name: &str| {
+        content
+            .tensor_infos
+            .get(name)
+            .map(|t| t.shape.elem_count() / t.ggml_dtype.block_size() * t.ggml_dtype.type_size())
+    };
+    let mut bytes = 0;
+    for (name, _) in content.tensor_infos.iter() {
+        let matrix = [
+            "attn_q",
+            "attn_k",
+            "attn_v",
+            "attn_output",
+            "ffn_gate",
+            "ffn_up",
+            "ffn_down",
+        ]
+        .iter()
+        .any(|m| name.starts_with("blk.") && name.ends_with(&format!(".{m}.weight")));
+        if matrix {
+            bytes += size(name).unwrap();
+        }
+    }
+    let embd = size("token_embd.weight").unwrap();
+    let rows = content.tensor_infos["token_embd.weight"].shape.dims()[0];
+    bytes += size("output.weight").unwrap_or(embd) + embd / rows;
+    let mib = (bytes as f64 / (1 << 20) as f64 * 10.0).round() / 10.0;
+    assert_eq!(
+        floor["weight_mib_per_token"].as_f64().unwrap(),
+        mib,
+        "{json}"
+    );
+    assert!(floor["read_gib_s"].as_f64().unwrap() > 0.0, "{json}");
+    let share = floor["share"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 1.5, "{json}");
+}

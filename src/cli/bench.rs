@@ -131,6 +131,26 @@ fn table(o: &Output) -> String {
             ""
         );
     }
+    if let Some(f) = &r.decode_floor {
+        s += &format!(
+            "{:<12} {:>10} {:>14} {:>14.2} {:>10}   (memory floor: {:.1} MiB a token at {:.2} GiB/s; \
+             summarise reaches {:.0}%{})\n",
+            "floor",
+            "",
+            "",
+            f.ceiling_tok_s,
+            "",
+            f.weight_mib_per_token,
+            f.read_gib_s,
+            100.0 * f.share,
+            match &o.anchor {
+                Some(a) if f.ceiling_tok_s > 0.0 => {
+                    format!(", llama.cpp {:.0}%", 100.0 * a.decode_tok_s / f.ceiling_tok_s)
+                }
+                _ => String::new(),
+            }
+        );
+    }
     if let (Some(a), Some(x)) = (&o.anchor, &o.ratio) {
         s += &format!(
             "{:<12} {:>10} {:>14.2} {:>14.2} {:>10.1}\n{:<12} {:>10} {:>14.3} {:>14.3} {:>10.3}\n",

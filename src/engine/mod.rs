@@ -41,6 +41,10 @@ pub trait CausalLm {
     }
     /// Forget all cached positions.
     fn reset(&mut self);
+    /// Weight bytes one decoded token reads from memory, where the engine knows them.
+    fn bytes_per_token(&self) -> Option<usize> {
+        None
+    }
     /// How many leading `tokens` already have their keys and values cached from an earlier
     /// request and can stay (through `reserve`, which keeps them); the request then runs only
     /// the rest. Implementations that do not track their cache say 0.
@@ -251,6 +255,10 @@ impl CausalLm for native::Decoder {
 
     fn reset(&mut self) {
         self.forget();
+    }
+
+    fn bytes_per_token(&self) -> Option<usize> {
+        Some(native::Decoder::bytes_per_token(self))
     }
 
     fn cached_prefix(&self, tokens: &[u32]) -> usize {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::engine::{device, EngineKind};
 use crate::error::Result;
+use crate::tasks::bandwidth::{self, DecodeFloor};
 use crate::tasks::model::{self, ModelSpec};
 use crate::tasks::summarise::cpu_threads;
 
@@ -50,6 +51,9 @@ pub struct BenchReport {
     /// Tokens per second summed over the beams (a step of `beams` tokens counts `beams`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub beam_tok_s: Option<f64>,
+    /// Decode against the memory-bandwidth floor, where the engine knows its weight bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_floor: Option<DecodeFloor>,
 }
 
 /// Measure `spec` on `device`. Each repeat loads the model afresh (timing the load), warms it
@@ -62,6 +66,7 @@ pub fn run(
 ) -> Result<BenchReport> {
     let (mut load, mut prefill, mut decode) = (Vec::new(), Vec::new(), Vec::new());
     let mut beam = Vec::new();
+    let mut bytes_per_token = None;
     for _ in 0..opts.repeat.max(1) {
         let mut m = model::load(spec, device, opts.engine)?;
         if opts.beams > 1 && m.lm.beams().is_none() {
@@ -73,6 +78,7 @@ pub fn run(
         let vocab = m.tokenizer.vocab_size();
         let prompt = synthetic_tokens(opts.prompt_tokens, vocab);
         let lm = &mut m.lm;
+        bytes_per_token = lm.bytes_per_token();
         lm.reserve(opts.prompt_tokens.max(opts.decode_tokens + 1))?;
 
         lm.reset();
@@ -95,6 +101,12 @@ pub fn run(
             beam.push(beam_steps(lm, &prompt, opts)?);
         }
     }
+    // Read before the bandwidth probe, whose buffer is not the model's memory.
+    let peak_rss = peak_rss_mib();
+    let decode_tok_s = median(&mut decode);
+    let decode_floor = bytes_per_token.filter(|_| device.is_cpu()).map(|bytes| {
+        DecodeFloor::new(bytes, bandwidth::read_gib_s(cpu_threads(), 3), decode_tok_s)
+    });
     Ok(BenchReport {
         model: spec.id.clone(),
         file_sha256: spec.sha256.clone(),
@@ -111,10 +123,11 @@ pub fn run(
         prefill_tokens: opts.prompt_tokens,
         prefill_tok_s: round(median(&mut prefill), 2),
         decode_tokens: opts.decode_tokens,
-        decode_tok_s: round(median(&mut decode), 2),
-        peak_rss_mib: round(peak_rss_mib(), 1),
+        decode_tok_s: round(decode_tok_s, 2),
+        peak_rss_mib: round(peak_rss, 1),
         beams: (opts.beams > 1).then_some(opts.beams),
         beam_tok_s: (!beam.is_empty()).then(|| round(median(&mut beam), 2)),
+        decode_floor,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Orchestration of the layers below: resolve a model, load it once, run a task over inputs.
 
 pub mod anchor;
+pub mod bandwidth;
 pub mod bench;
 pub mod eval;
 pub mod model;

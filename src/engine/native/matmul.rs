@@ -117,7 +117,12 @@ impl QMatrix {
         &(*self.storage).as_ref()[self.offset..self.offset + self.len]
     }
 
-    fn row_bytes(&self) -> usize {
+    /// Bytes of the quantized matrix in the file.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn row_bytes(&self) -> usize {
         self.len / self.rows
     }
 

@@ -77,6 +77,11 @@ impl Decoder {
         self.model.vocab_size()
     }
 
+    /// Weight bytes one decoded token reads (see [`Model::bytes_per_token`]).
+    pub fn bytes_per_token(&self) -> usize {
+        self.model.bytes_per_token()
+    }
+
     /// Change the prefill chunk (tokens per step); drops the current request's cache.
     pub fn set_chunk(&mut self, chunk: usize) {
         self.session.set_chunk(chunk);

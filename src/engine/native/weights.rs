@@ -113,6 +113,16 @@ pub(crate) struct Layer {
 }
 
 impl Layer {
+    /// Bytes of the layer's weight matrices: what one token's pass reads from memory.
+    pub(crate) fn matrix_bytes(&self) -> usize {
+        [
+            &self.q, &self.k, &self.v, &self.o, &self.gate, &self.up, &self.down,
+        ]
+        .iter()
+        .map(|m| m.byte_len())
+        .sum()
+    }
+
     pub(crate) fn load(t: &Tensors<'_>, c: &Config, l: usize) -> Result<Layer> {
         let name = |s: &str| format!("blk.{l}.{s}");
         let (e, qd) = (c.n_embd, c.n_head * c.k_dim);
