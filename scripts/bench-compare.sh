@@ -27,13 +27,17 @@ done
 python3 - "$out" >&2 <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("\n| model | engine | load s | pp512 tok/s | tg128 tok/s | peak RSS MiB | vs llama.cpp (pp / tg / rss) |")
-print("|---|---|---|---|---|---|---|")
+print("\n| model | engine | load s | pp512 tok/s | tg128 tok/s | tg floor tok/s (share) | peak RSS MiB | vs llama.cpp (pp / tg / rss) |")
+print("|---|---|---|---|---|---|---|---|")
 for r in rows:
     ratio = r.get("ratio")
     vs = f'{ratio["prefill"]:.2f} / {ratio["decode"]:.2f} / {ratio["rss"]:.2f}' if ratio else ""
-    print(f'| {r["model"]} | {r["engine"]} | {r["load_s"]:.2f} | {r["prefill_tok_s"]:.1f} | {r["decode_tok_s"]:.1f} | {r["peak_rss_mib"]:.0f} | {vs} |')
+    f = r.get("decode_floor")
+    ceiling = f["ceiling_tok_s"] if f else 0
+    floor = f'{ceiling:.0f} ({f["share"]:.0%})' if f else ""
+    print(f'| {r["model"]} | {r["engine"]} | {r["load_s"]:.2f} | {r["prefill_tok_s"]:.1f} | {r["decode_tok_s"]:.1f} | {floor} | {r["peak_rss_mib"]:.0f} | {vs} |')
     a = r.get("anchor")
     if a:
-        print(f'| {r["model"]} | llama.cpp {a["commit"]} | | {a["prefill_tok_s"]:.1f} | {a["decode_tok_s"]:.1f} | {a["peak_rss_mib"]:.0f} | |')
+        share = f'({a["decode_tok_s"] / ceiling:.0%})' if ceiling else ""
+        print(f'| {r["model"]} | llama.cpp {a["commit"]} | | {a["prefill_tok_s"]:.1f} | {a["decode_tok_s"]:.1f} | {share} | {a["peak_rss_mib"]:.0f} | |')
 PY

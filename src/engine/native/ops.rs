@@ -98,23 +98,44 @@ pub(crate) enum Activation {
     GeluTanh,
 }
 
-/// `gate = act(gate) * up`, in place.
+/// `gate = act(gate) * up`, in place. Both activations are written through [`exp`], so
+/// the loops vectorise (a libm `tanhf` or `expf` per value was an eighth of Gemma's prefill).
 pub(crate) fn gated(gate: &mut [f32], up: &[f32], act: Activation) {
     match act {
         Activation::Silu => {
             for (g, &u) in gate.iter_mut().zip(up) {
-                *g = *g / (1.0 + (-*g).exp()) * u;
+                *g = *g / (1.0 + exp(-*g)) * u;
             }
         }
         Activation::GeluTanh => {
-            const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+            // 0.5 x (1 + tanh(z)) = x / (1 + e^(-2z)).
+            const TWO_SQRT_2_OVER_PI: f32 = 2.0 * 0.797_884_6;
             for (g, &u) in gate.iter_mut().zip(up) {
                 let x = *g;
-                let inner = SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x);
-                *g = 0.5 * x * (1.0 + inner.tanh()) * u;
+                let z2 = TWO_SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x);
+                *g = x / (1.0 + exp(-z2)) * u;
             }
         }
     }
+}
+
+/// `e^x` in f32 (relative error below 2e-7), with no branch or call so loops of it vectorise:
+/// `x = n ln 2 + r`, `e^r` by its Taylor polynomial on `|r| <= ln 2 / 2`, `2^n` from the bits.
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and taking away 1.5 * 2^23 rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    f32::from_bits(((n as i32 + 127) << 23) as u32) * p
 }
 
 /// `x += y`.
@@ -213,6 +234,46 @@ pub(crate) fn axpy(out: &mut [f32], w: f32, v: &[f32]) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn exp_is_close_to_the_exact_one_everywhere() {
+        let mut worst = 0.0f64;
+        for i in -87_000..=87_900 {
+            let x = i as f32 / 1000.0 + 0.000_37;
+            let want = (x as f64).exp();
+            worst = worst.max(((exp(x) as f64 - want) / want).abs());
+        }
+        assert!(worst < 5e-7, "relative error {worst}");
+        // Beyond f32's range it saturates instead of giving NaN.
+        assert_eq!(exp(-1e30), exp(-87.0));
+        assert!(exp(1e30).is_finite());
+        assert!(exp(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn activations_match_their_definitions() {
+        let gate: Vec<f32> = (0..2000).map(|i| (i as f32 - 1000.0) / 97.0).collect();
+        let up: Vec<f32> = (0..2000).map(|i| 1.0 + (i % 7) as f32 / 3.0).collect();
+        for act in [Activation::Silu, Activation::GeluTanh] {
+            let mut got = gate.clone();
+            gated(&mut got, &up, act);
+            for ((&g, &u), &o) in gate.iter().zip(&up).zip(&got) {
+                let x = g as f64;
+                let want = match act {
+                    Activation::Silu => x / (1.0 + (-x).exp()),
+                    Activation::GeluTanh => {
+                        let z = 0.797_884_560_8 * x * (1.0 + 0.044_715 * x * x);
+                        0.5 * x * (1.0 + z.tanh())
+                    }
+                } * u as f64;
+                assert!(
+                    (o as f64 - want).abs() <= 2e-6 * (1.0 + want.abs()),
+                    "{act:?}({g}): {o} vs {want}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
@@ -245,16 +306,6 @@ mod tests {
         let mut x = [1.0, 0.0, 0.0, 0.0];
         rope(&mut x, 4, RopeStyle::Halves, &cos[2..], &sin[2..]);
         assert!((x[0] - 1f32.cos()).abs() < 1e-6 && (x[2] - 1f32.sin()).abs() < 1e-6);
-    }
-
-    #[test]
-    fn activations_match_their_definitions() {
-        let mut g = [1.0f32, -2.0];
-        gated(&mut g, &[2.0, 1.0], Activation::Silu);
-        assert!((g[0] - 2.0 / (1.0 + (-1f32).exp())).abs() < 1e-6);
-        let mut g = [1.0f32];
-        gated(&mut g, &[1.0], Activation::GeluTanh);
-        assert!((g[0] - 0.841_192).abs() < 1e-5, "{}", g[0]);
     }
 
     #[test]

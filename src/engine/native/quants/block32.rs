@@ -135,6 +135,34 @@ pub(crate) mod x86 {
         _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(0x10)))
     }
 
+    /// Dequantize whole blocks `row` into `out`, as [`super::dequantize`] does and with the
+    /// same rounding (a product, then a sum: no fused multiply-add).
+    ///
+    /// # Safety
+    /// The caller has AVX2 and F16C.
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn dequantize<F: Block32>(row: &[u8], out: &mut [f32]) {
+        let blocks = (row.len() / F::BYTES).min(out.len() / 32);
+        for i in 0..blocks {
+            let b = row.as_ptr().add(i * F::BYTES);
+            let q = quants::<F>(b);
+            let sc = scales::<F>(b);
+            let d = _mm256_broadcastss_ps(sc);
+            let m = _mm256_set1_ps(match F::HAS_MIN {
+                true => _mm_cvtss_f32(_mm_movehdup_ps(sc)),
+                false => -F::OFFSET * _mm_cvtss_f32(sc),
+            });
+            let (lo, hi) = (_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
+            let eighths = [lo, _mm_srli_si128::<8>(lo), hi, _mm_srli_si128::<8>(hi)];
+            for (j, &e) in eighths.iter().enumerate() {
+                // 4- and 5-bit quants are below 32, so sign-extending them is exact too.
+                let v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(e));
+                let w = _mm256_add_ps(_mm256_mul_ps(d, v), m);
+                _mm256_storeu_ps(out.as_mut_ptr().add(32 * i + 8 * j), w);
+            }
+        }
+    }
+
     /// `[d, m, ..]` for formats with a minimum, `[d, d, d, d]` for the others.
     ///
     /// # Safety

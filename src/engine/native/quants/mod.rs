@@ -103,6 +103,11 @@ impl Format {
     /// `dtype`'s kernels for `isa` (which must run here), or `None` if it has none.
     pub(crate) fn of(dtype: GgmlDType, isa: Isa) -> Option<Format> {
         use GgmlDType as D;
+        // A set this CPU lacks would make the kernels fault: fall back rather than trust.
+        let isa = match isa.runs_here() {
+            true => isa,
+            false => Isa::Scalar,
+        };
         Some(match dtype {
             D::Q4_0 => block32_format::<q4_0::Q4_0>(isa),
             D::Q4_1 => block32_format::<q4_1::Q4_1>(isa),
@@ -156,11 +161,22 @@ fn block32_format<F: Block32>(isa: Isa) -> Format {
         Isa::Neon => (isa, neon::gemv32_neon::<F>),
         _ => (Isa::Scalar, scalar::gemv32::<F>),
     };
+    #[cfg(target_arch = "x86_64")]
+    fn dequant_avx2<F: Block32>(row: &[u8], out: &mut [f32]) {
+        // SAFETY: only chosen below for an x86 set that runs here, and those all have AVX2
+        // and F16C.
+        unsafe { block32::x86::dequantize::<F>(row, out) }
+    }
+    let dequant: fn(&[u8], &mut [f32]) = match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Vnni => dequant_avx2::<F>,
+        _ => block32::dequantize::<F>,
+    };
     Format {
         act: ActKind::Q8,
         isa,
         gemv,
-        dequant: block32::dequantize::<F>,
+        dequant,
     }
 }
 

@@ -120,6 +120,19 @@ fn check<T: GgmlType>(dtype: GgmlDType, ks: &[usize]) {
                 "{dtype:?} k={k} value {i}: {a} vs candle {b}"
             );
         }
+        // Every path dequantizes exactly as the scalar one (prefill multiplies these values).
+        for isa in Isa::available() {
+            let fmt = Format::of(dtype, isa).unwrap();
+            let mut got = vec![0.0; rows * k];
+            for r in 0..rows {
+                fmt.dequantize(&bytes[r * rb..(r + 1) * rb], &mut got[r * k..(r + 1) * k]);
+            }
+            assert!(
+                got == ours,
+                "{dtype:?} {} k={k}: dequantization differs",
+                isa.name()
+            );
+        }
         for m in 1..=9 {
             let a = acts(&scalar, m, k);
             let reference = run(&scalar, &bytes, rows, k, m, &a);
