@@ -1,6 +1,7 @@
 //! The memory's read bandwidth, measured by summing a buffer far larger than any cache: with
 //! a model's weight bytes per token it gives the fastest decode the machine allows.
 
+use crate::tasks::bench::round;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -86,11 +87,6 @@ fn sum(words: &[u64]) -> u64 {
         .iter()
         .fold(0u64, |a, &w| a.wrapping_add(w));
     lanes.iter().fold(tail, |a, &l| a.wrapping_add(l))
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let k = 10f64.powi(places);
-    (x * k).round() / k
 }
 
 #[cfg(test)]

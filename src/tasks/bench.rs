@@ -200,7 +200,8 @@ pub fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
-fn round(x: f64, places: i32) -> f64 {
+/// `x` rounded to `places` decimals, for reports.
+pub(crate) fn round(x: f64, places: i32) -> f64 {
     let k = 10f64.powi(places);
     (x * k).round() / k
 }

@@ -25,6 +25,7 @@
 //! one logit in tens of thousands can move by more than 1 between correct engines (1.31 on
 //! SmolLM2, native vs candle).
 
+use crate::tasks::bench::round;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -285,11 +286,6 @@ pub fn run(
         pairs,
         pass,
     })
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let k = 10f64.powi(places);
-    (x * k).round() / k
 }
 
 #[cfg(test)]
