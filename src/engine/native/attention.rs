@@ -1,8 +1,9 @@
 //! Self-attention of a chunk of queries over a layer's KV cache: a loop per token and
 //! key/value head for decoding, matrix products per block of tokens for prefill.
 
+use super::gemm;
 use super::kv_cache::{Heads, LayerCache};
-use super::ops::{self, axpy, dot};
+use super::ops::{axpy, dot};
 use super::pool::{chunk_for, for_each_chunk, SharedMut};
 
 /// Prefill chunks of at least this many tokens use the matrix-product attention.
@@ -141,7 +142,7 @@ impl LayerCache {
                 unsafe {
                     for (col, slot, n_keys) in [(0, s0, seg), (seg, 0, len - seg)] {
                         if n_keys > 0 {
-                            ops::gemm(
+                            gemm::gemm(
                                 (rows, n_keys, kd),
                                 sc.as_mut_ptr().add(col),
                                 len,
@@ -181,7 +182,7 @@ impl LayerCache {
                     for (col, slot, n_keys, acc) in [(0, s0, seg, false), (seg, 0, len - seg, true)]
                     {
                         if n_keys > 0 {
-                            ops::gemm_into(
+                            gemm::gemm_into(
                                 (rows, vd, n_keys),
                                 ob.as_mut_ptr(),
                                 vd,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::GgmlDType;
 
+use super::gemm;
 use super::pool::{chunk_for, for_each_chunk, SharedMut};
 use super::quants::panel::{self, Kind, Unpacked};
 use super::quants::{quantize_q8, quantize_q8k, Act, ActKind, Format, Isa, Q8K, QK_K};
@@ -152,9 +153,10 @@ pub(crate) struct ActBuffers {
 }
 
 impl ActBuffers {
-    /// Room for each thread's panel of `PANEL_ROWS x max_cols` weights; sized once per request.
+    /// Room for each thread's panel of `PANEL_ROWS x max_cols` weights and the panel
+    /// product's scratch; sized once per request.
     pub(crate) fn reserve_panels(&mut self, max_cols: usize) {
-        self.panel_len = PANEL_ROWS * max_cols;
+        self.panel_len = panel_floats(max_cols);
         let want = super::pool::n_threads() * self.panel_len;
         if self.panels.len() < want {
             self.panels = vec![0.0; want];
@@ -225,12 +227,18 @@ const PANEL_MIN_TOKENS: usize = 8;
 /// Weight rows per panel.
 const PANEL_ROWS: usize = 32;
 
+/// Floats of one thread's panel buffer for rows of `k`: the dequantized rows, then the
+/// product's scratch.
+fn panel_floats(k: usize) -> usize {
+    PANEL_ROWS * k + gemm::scratch_len(PANEL_ROWS, k)
+}
+
 /// Multiply the `m x k` activations `x` by each weight, in one parallel pass.
 pub(crate) fn matmul(x: &[f32], m: usize, products: &mut [Product<'_>], bufs: &mut ActBuffers) {
     let k = products[0].w.cols;
     debug_assert!(products.iter().all(|p| p.w.cols == k));
     debug_assert_eq!(x.len(), m * k);
-    if m >= PANEL_MIN_TOKENS && bufs.panel_len >= PANEL_ROWS * k {
+    if m >= PANEL_MIN_TOKENS && bufs.panel_len >= panel_floats(k) {
         return panel_matmul(x, m, k, products, bufs);
     }
     // Candle's formats each take their own activation type: at most one per call.
@@ -380,22 +388,15 @@ fn panel_matmul(
                 int_panel(w, kind, r0, n, k, m, &q8k[..m * kb], upanel, out);
                 continue;
             }
+            let (rows, scratch) = panel.split_at_mut(PANEL_ROWS * k);
             for r in 0..n {
-                w.row_to_f32(r0 + r, &mut panel[r * k..(r + 1) * k]);
+                w.row_to_f32(r0 + r, &mut rows[r * k..(r + 1) * k]);
             }
-            // out[t, r0 + c] = sum_i x[t, i] * panel[c, i]. SAFETY: the item owns output
-            // columns r0..r0+n of every token row; all pointers stay within their buffers.
+            // out[t, r0 + c] = sum_i x[t, i] * rows[c, i]. SAFETY: the item owns output
+            // columns r0..r0+n of every token row, which hold `w.rows` values.
             unsafe {
-                super::ops::gemm(
-                    (m, n, k),
-                    out.0.add(r0),
-                    w.rows,
-                    x.as_ptr(),
-                    k,
-                    panel.as_ptr(),
-                    1,
-                    k,
-                );
+                let out = SharedMut(out.0.add(r0));
+                gemm::panel_product(x, m, k, rows, n, scratch, out, w.rows);
             }
         }
     });

@@ -9,6 +9,7 @@ mod attention;
 mod beams;
 mod config;
 mod error;
+mod gemm;
 mod graph;
 mod kv_cache;
 mod matmul;

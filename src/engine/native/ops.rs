@@ -145,68 +145,6 @@ pub(crate) fn add(x: &mut [f32], y: &[f32]) {
     }
 }
 
-/// `dst = lhs * rhs` in f32 on the calling thread (callers split work over the pool): `lhs`
-/// is `m x k` with rows `lhs_row` apart, `rhs` is `k x n` with element `(i, j)` at
-/// `i * rhs_row + j * rhs_col`, and `dst` is `m x n` with rows `dst_row` apart.
-///
-/// # Safety
-/// Every element addressed through these strides must lie inside its buffer, and no other
-/// thread may touch the addressed part of `dst` during the call.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm(
-    mnk: (usize, usize, usize),
-    dst: *mut f32,
-    dst_row: usize,
-    lhs: *const f32,
-    lhs_row: usize,
-    rhs: *const f32,
-    rhs_row: usize,
-    rhs_col: usize,
-) {
-    gemm_into(
-        mnk, dst, dst_row, false, lhs, lhs_row, rhs, rhs_row, rhs_col,
-    )
-}
-
-/// [`gemm`], adding to `dst` instead of overwriting it when `accumulate`.
-///
-/// # Safety
-/// As for [`gemm`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm_into(
-    (m, n, k): (usize, usize, usize),
-    dst: *mut f32,
-    dst_row: usize,
-    accumulate: bool,
-    lhs: *const f32,
-    lhs_row: usize,
-    rhs: *const f32,
-    rhs_row: usize,
-    rhs_col: usize,
-) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_row as isize,
-        accumulate,
-        lhs,
-        1,
-        lhs_row as isize,
-        rhs,
-        rhs_col as isize,
-        rhs_row as isize,
-        if accumulate { 1.0 } else { 0.0 },
-        1.0,
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    )
-}
-
 /// Dot product, written so the compiler vectorises it (eight running sums).
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
