@@ -3,7 +3,7 @@
 
 use super::gemm;
 use super::kv_cache::{Heads, LayerCache};
-use super::ops::{axpy, dot};
+use super::ops::{self, axpy, dot};
 use super::pool::{chunk_for, for_each_chunk, SharedMut};
 
 /// Prefill chunks of at least this many tokens use the matrix-product attention.
@@ -164,15 +164,7 @@ impl LayerCache {
                     let hi = pos + 1 - first;
                     for h in 0..group {
                         let row = &mut sc[(t * group + h) * len..][..len];
-                        let seen = &mut row[lo..hi];
-                        let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                        let mut sum = 0.0;
-                        for x in seen.iter_mut() {
-                            *x = (*x - max).exp();
-                            sum += *x;
-                        }
-                        let inv = 1.0 / sum;
-                        seen.iter_mut().for_each(|x| *x *= inv);
+                        ops::softmax(&mut row[lo..hi]);
                         row[..lo].fill(0.0);
                         row[hi..].fill(0.0);
                     }

@@ -8,6 +8,7 @@
 mod attention;
 mod beams;
 mod config;
+mod dispatch;
 mod error;
 mod gemm;
 mod graph;

@@ -1,30 +1,36 @@
 //! The element-wise pieces of a decoder layer: RMS norm, rotary embedding, activations.
 
-/// `out = x / rms(x) * w`, row by row; `x` and `out` hold rows of `w.len()` values.
-pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
-    let n = w.len();
-    for (xr, or) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-        let scale = rms_scale(xr, eps);
-        for ((o, &v), &g) in or.iter_mut().zip(xr).zip(w) {
-            *o = v * scale * g;
+use super::dispatch::avx2_dispatch;
+
+avx2_dispatch! {
+    /// `out = x / rms(x) * w`, row by row; `x` and `out` hold rows of `w.len()` values.
+    pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+        let n = w.len();
+        for (xr, or) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+            let scale = rms_scale(xr, eps);
+            for ((o, &v), &g) in or.iter_mut().zip(xr).zip(w) {
+                *o = v * scale * g;
+            }
         }
     }
 }
 
-/// In-place RMS norm over each `w.len()`-wide slice (per-head q/k norms).
-pub(crate) fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32) {
-    let n = w.len();
-    for xr in x.chunks_exact_mut(n) {
-        let scale = rms_scale(xr, eps);
-        for (v, &g) in xr.iter_mut().zip(w) {
-            *v *= scale * g;
+avx2_dispatch! {
+    /// In-place RMS norm over each `w.len()`-wide slice (per-head q/k norms).
+    pub(crate) fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32) {
+        let n = w.len();
+        for xr in x.chunks_exact_mut(n) {
+            let scale = rms_scale(xr, eps);
+            for (v, &g) in xr.iter_mut().zip(w) {
+                *v *= scale * g;
+            }
         }
     }
 }
 
+#[inline(always)]
 fn rms_scale(x: &[f32], eps: f32) -> f32 {
-    let sum: f32 = x.iter().map(|v| v * v).sum();
-    1.0 / (sum / x.len() as f32 + eps).sqrt()
+    1.0 / (dot(x, x) / x.len() as f32 + eps).sqrt()
 }
 
 /// How rotary embedding pairs the dimensions of a head.
@@ -66,23 +72,25 @@ pub(crate) fn rope_table(
     }
 }
 
-/// Rotate each head of one token's `x` (`n_heads x head_dim`) by that token's table row.
-pub(crate) fn rope(x: &mut [f32], head_dim: usize, style: RopeStyle, cos: &[f32], sin: &[f32]) {
-    let half = cos.len();
-    for head in x.chunks_exact_mut(head_dim) {
-        match style {
-            RopeStyle::Adjacent => {
-                for i in 0..half {
-                    let (a, b) = (head[2 * i], head[2 * i + 1]);
-                    head[2 * i] = a * cos[i] - b * sin[i];
-                    head[2 * i + 1] = a * sin[i] + b * cos[i];
+avx2_dispatch! {
+    /// Rotate each head of one token's `x` (`n_heads x head_dim`) by that token's table row.
+    pub(crate) fn rope(x: &mut [f32], head_dim: usize, style: RopeStyle, cos: &[f32], sin: &[f32]) {
+        let half = cos.len();
+        for head in x.chunks_exact_mut(head_dim) {
+            match style {
+                RopeStyle::Adjacent => {
+                    for i in 0..half {
+                        let (a, b) = (head[2 * i], head[2 * i + 1]);
+                        head[2 * i] = a * cos[i] - b * sin[i];
+                        head[2 * i + 1] = a * sin[i] + b * cos[i];
+                    }
                 }
-            }
-            RopeStyle::Halves => {
-                for i in 0..half {
-                    let (a, b) = (head[i], head[i + half]);
-                    head[i] = a * cos[i] - b * sin[i];
-                    head[i + half] = a * sin[i] + b * cos[i];
+                RopeStyle::Halves => {
+                    for i in 0..half {
+                        let (a, b) = (head[i], head[i + half]);
+                        head[i] = a * cos[i] - b * sin[i];
+                        head[i + half] = a * sin[i] + b * cos[i];
+                    }
                 }
             }
         }
@@ -98,24 +106,45 @@ pub(crate) enum Activation {
     GeluTanh,
 }
 
-/// `gate = act(gate) * up`, in place. Both activations are written through [`exp`], so
-/// the loops vectorise (a libm `tanhf` or `expf` per value was an eighth of Gemma's prefill).
-pub(crate) fn gated(gate: &mut [f32], up: &[f32], act: Activation) {
-    match act {
-        Activation::Silu => {
-            for (g, &u) in gate.iter_mut().zip(up) {
-                *g = *g / (1.0 + exp(-*g)) * u;
+avx2_dispatch! {
+    /// `gate = act(gate) * up`, in place. Both activations are written through [`exp`], so
+    /// the loops vectorise (a libm `tanhf` or `expf` per value was an eighth of Gemma's prefill).
+    pub(crate) fn gated(gate: &mut [f32], up: &[f32], act: Activation) {
+        match act {
+            Activation::Silu => {
+                for (g, &u) in gate.iter_mut().zip(up) {
+                    *g = *g / (1.0 + exp(-*g)) * u;
+                }
+            }
+            Activation::GeluTanh => {
+                // 0.5 x (1 + tanh(z)) = x / (1 + e^(-2z)).
+                const TWO_SQRT_2_OVER_PI: f32 = 2.0 * 0.797_884_6;
+                for (g, &u) in gate.iter_mut().zip(up) {
+                    let x = *g;
+                    let z2 = TWO_SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x);
+                    *g = x / (1.0 + exp(-z2)) * u;
+                }
             }
         }
-        Activation::GeluTanh => {
-            // 0.5 x (1 + tanh(z)) = x / (1 + e^(-2z)).
-            const TWO_SQRT_2_OVER_PI: f32 = 2.0 * 0.797_884_6;
-            for (g, &u) in gate.iter_mut().zip(up) {
-                let x = *g;
-                let z2 = TWO_SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x);
-                *g = x / (1.0 + exp(-z2)) * u;
+    }
+}
+
+avx2_dispatch! {
+    /// `x = softmax(x)` in place, through [`exp`] so the loop vectorises.
+    pub(crate) fn softmax(x: &mut [f32]) {
+        let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        x.iter_mut().for_each(|v| *v = exp(*v - max));
+        // Eight running sums: one would chain every add and keep the loop scalar.
+        let mut acc = [0.0f32; 8];
+        let mut chunks = x.chunks_exact(8);
+        for c in &mut chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += v;
             }
         }
+        let sum = acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
+        let inv = 1.0 / sum;
+        x.iter_mut().for_each(|v| *v *= inv);
     }
 }
 
@@ -138,35 +167,41 @@ pub(crate) fn exp(x: f32) -> f32 {
     f32::from_bits(((n as i32 + 127) << 23) as u32) * p
 }
 
-/// `x += y`.
-pub(crate) fn add(x: &mut [f32], y: &[f32]) {
-    for (a, &b) in x.iter_mut().zip(y) {
-        *a += b;
-    }
-}
-
-/// Dot product, written so the compiler vectorises it (eight running sums).
-#[inline]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        for l in 0..8 {
-            acc[l] += a[c * 8 + l] * b[c * 8 + l];
+avx2_dispatch! {
+    /// `x += y`.
+    pub(crate) fn add(x: &mut [f32], y: &[f32]) {
+        for (a, &b) in x.iter_mut().zip(y) {
+            *a += b;
         }
     }
-    let mut sum: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len() {
-        sum += a[i] * b[i];
-    }
-    sum
 }
 
-/// `out += w * v`.
-#[inline]
-pub(crate) fn axpy(out: &mut [f32], w: f32, v: &[f32]) {
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o += w * x;
+avx2_dispatch! {
+    /// Dot product, written so the compiler vectorises it (eight running sums).
+    #[inline]
+    pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 8];
+        let chunks = a.len() / 8;
+        for c in 0..chunks {
+            for l in 0..8 {
+                acc[l] += a[c * 8 + l] * b[c * 8 + l];
+            }
+        }
+        let mut sum: f32 = acc.iter().sum();
+        for i in chunks * 8..a.len() {
+            sum += a[i] * b[i];
+        }
+        sum
+    }
+}
+
+avx2_dispatch! {
+    /// `out += w * v`.
+    #[inline]
+    pub(crate) fn axpy(out: &mut [f32], w: f32, v: &[f32]) {
+        for (o, &x) in out.iter_mut().zip(v) {
+            *o += w * x;
+        }
     }
 }
 
@@ -213,6 +248,24 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn softmax_matches_its_definition_for_every_length_around_the_lanes() {
+        for n in [1, 7, 8, 9, 23, 300] {
+            let x: Vec<f32> = (0..n).map(|i| ((i * 37) % 19) as f32 * 0.7 - 5.0).collect();
+            let mut got = x.clone();
+            softmax(&mut got);
+            let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let z: f64 = x.iter().map(|&v| (v as f64 - max).exp()).sum();
+            for (g, &v) in got.iter().zip(&x) {
+                let want = (v as f64 - max).exp() / z;
+                assert!(
+                    (*g as f64 - want).abs() < 1e-6 * want.max(1e-3),
+                    "n={n}: {g} vs {want}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn rms_norm_gives_unit_rms() {

@@ -5,26 +5,30 @@
 /// Values per super-block of the K-quants.
 pub(crate) const QK_K: usize = 256;
 
-/// Quantize one row `x` (a multiple of 32 long) into `qs` and, per block, `(d, d * sum(q))`
-/// in `ds`: the value of largest magnitude maps to +-127, the others round to nearest (half away
-/// from zero), as llama.cpp's Q8_0 and Q8_1 reference quantizers do.
-pub(crate) fn quantize_q8(x: &[f32], qs: &mut [i8], ds: &mut [f32]) {
-    for ((xs, q), ds) in x
-        .chunks_exact(32)
-        .zip(qs.chunks_exact_mut(32))
-        .zip(ds.chunks_exact_mut(2))
-    {
-        let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
-        let id = if d > 0.0 { 1.0 / d } else { 0.0 };
-        let mut sum = 0i32;
-        for (q, &v) in q.iter_mut().zip(xs) {
-            let r = (v * id).round() as i32;
-            *q = r as i8;
-            sum += r;
+use crate::engine::native::dispatch::avx2_dispatch;
+
+avx2_dispatch! {
+    /// Quantize one row `x` (a multiple of 32 long) into `qs` and, per block, `(d, d * sum(q))`
+    /// in `ds`: the value of largest magnitude maps to +-127, the others round to nearest (half away
+    /// from zero), as llama.cpp's Q8_0 and Q8_1 reference quantizers do.
+    pub(crate) fn quantize_q8(x: &[f32], qs: &mut [i8], ds: &mut [f32]) {
+        for ((xs, q), ds) in x
+            .chunks_exact(32)
+            .zip(qs.chunks_exact_mut(32))
+            .zip(ds.chunks_exact_mut(2))
+        {
+            let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let d = amax / 127.0;
+            let id = if d > 0.0 { 1.0 / d } else { 0.0 };
+            let mut sum = 0i32;
+            for (q, &v) in q.iter_mut().zip(xs) {
+                let r = (v * id).round() as i32;
+                *q = r as i8;
+                sum += r;
+            }
+            ds[0] = d;
+            ds[1] = d * sum as f32;
         }
-        ds[0] = d;
-        ds[1] = d * sum as f32;
     }
 }
 
@@ -47,29 +51,31 @@ impl Default for Q8K {
     }
 }
 
-/// Quantize `x` (a multiple of 256 long) as llama.cpp's Q8_K does: the value of largest
-/// magnitude maps to -127, others round to nearest (half to even).
-pub(crate) fn quantize_q8k(x: &[f32], out: &mut [Q8K]) {
-    for (xs, b) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
-        let (mut max, mut amax) = (0.0f32, 0.0f32);
-        for &v in xs {
-            if v.abs() > amax {
-                amax = v.abs();
-                max = v;
+avx2_dispatch! {
+    /// Quantize `x` (a multiple of 256 long) as llama.cpp's Q8_K does: the value of largest
+    /// magnitude maps to -127, others round to nearest (half to even).
+    pub(crate) fn quantize_q8k(x: &[f32], out: &mut [Q8K]) {
+        for (xs, b) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
+            let (mut max, mut amax) = (0.0f32, 0.0f32);
+            for &v in xs {
+                if v.abs() > amax {
+                    amax = v.abs();
+                    max = v;
+                }
             }
+            if amax == 0.0 {
+                *b = Q8K::default();
+                continue;
+            }
+            let iscale = -127.0 / max;
+            for (q, &v) in b.qs.iter_mut().zip(xs) {
+                *q = (iscale * v).round_ties_even().min(127.0) as i8;
+            }
+            for (j, s) in b.bsums.iter_mut().enumerate() {
+                *s = b.qs[j * 16..(j + 1) * 16].iter().map(|&q| q as i16).sum();
+            }
+            b.d = 1.0 / iscale;
         }
-        if amax == 0.0 {
-            *b = Q8K::default();
-            continue;
-        }
-        let iscale = -127.0 / max;
-        for (q, &v) in b.qs.iter_mut().zip(xs) {
-            *q = (iscale * v).round_ties_even().min(127.0) as i8;
-        }
-        for (j, s) in b.bsums.iter_mut().enumerate() {
-            *s = b.qs[j * 16..(j + 1) * 16].iter().map(|&q| q as i16).sum();
-        }
-        b.d = 1.0 / iscale;
     }
 }
 
