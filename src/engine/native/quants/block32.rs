@@ -98,6 +98,7 @@ pub(crate) fn dot<F: Block32>(row: &[u8], qs: &[i8], ds: &[f32]) -> f32 {
 pub(crate) mod x86 {
     //! Loading a block into AVX2 registers.
     use super::Block32;
+    use crate::engine::native::quants::x86::loadu;
     use std::arch::x86_64::*;
 
     /// The 32 quants as bytes in value order: unsigned (4 and 5 bits) or signed (8 bits).
@@ -108,7 +109,7 @@ pub(crate) mod x86 {
     pub(crate) unsafe fn quants<F: Block32>(b: *const u8) -> __m256i {
         let qs = b.add(F::QS_AT);
         if F::BITS == 8 {
-            return _mm256_loadu_si256(qs as *const __m256i);
+            return loadu(qs as *const __m256i);
         }
         let x = _mm_loadu_si128(qs as *const __m128i);
         let low = _mm_set1_epi8(0xF);

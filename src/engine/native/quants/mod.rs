@@ -24,7 +24,7 @@ mod q6_k;
 mod q8_0;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
-mod x86;
+pub(crate) mod x86;
 
 use std::ops::Range;
 
@@ -42,7 +42,22 @@ use block32::Block32;
 /// The f16 at byte `at` of `b`.
 #[inline(always)]
 pub(crate) fn f16_at(b: &[u8], at: usize) -> f32 {
-    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+    f16_to_f32(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+/// An f16's value, in plain integer and float steps: `half` asks at run time whether the CPU
+/// has F16C before every conversion unless the build targets it, a check and a call in every
+/// block of a portable build's kernels. The exponent is rebased by one multiply by 2^112,
+/// which also scales subnormals right; infinities and NaNs keep their all-ones exponent.
+#[inline(always)]
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let bits = (h & 0x7fff) << 13;
+    let magnitude = match h & 0x7c00 {
+        0x7c00 => f32::from_bits(bits | 0x7f80_0000),
+        _ => f32::from_bits(bits) * f32::from_bits(0x7780_0000),
+    };
+    f32::from_bits(magnitude.to_bits() | (h & 0x8000) << 16)
 }
 
 /// A K-quant format: super-blocks of 256 values with sub-block scales.

@@ -53,10 +53,11 @@ impl SuperBlock for Q4K {
         a: &[&Q8K; T],
         acc: &mut [std::arch::x86_64::__m256; T],
     ) {
+        use crate::engine::native::quants::x86::loadu;
         use std::arch::x86_64::*;
         let low = _mm256_set1_epi8(0xF);
         dot_avx2_with(b, a, acc, |p| {
-            let q = _mm256_loadu_si256(b.add(16 + 32 * p) as *const __m256i);
+            let q = loadu(b.add(16 + 32 * p) as *const __m256i);
             (
                 _mm256_and_si256(q, low),
                 _mm256_and_si256(_mm256_srli_epi16::<4>(q), low),
@@ -79,6 +80,7 @@ pub(crate) unsafe fn dot_avx2_with<const T: usize>(
     acc: &mut [std::arch::x86_64::__m256; T],
     quants: impl Fn(usize) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i),
 ) {
+    use crate::engine::native::quants::x86::loadu;
     use std::arch::x86_64::*;
     let head = std::slice::from_raw_parts(b, 16);
     let (d, dmin) = (f16_at(head, 0), f16_at(head, 2));
@@ -87,7 +89,7 @@ pub(crate) unsafe fn dot_avx2_with<const T: usize>(
     for (g, m) in m16.iter_mut().enumerate() {
         *m = mn[g / 2] as i16;
     }
-    let m16 = _mm256_loadu_si256(m16.as_ptr() as *const __m256i);
+    let m16 = loadu(m16.as_ptr() as *const __m256i);
     let mut sumi = [_mm256_setzero_si256(); T];
     for p in 0..4 {
         let (lo, hi) = quants(p);
@@ -97,15 +99,15 @@ pub(crate) unsafe fn dot_avx2_with<const T: usize>(
         );
         for t in 0..T {
             let aq = a[t].qs.as_ptr().add(64 * p);
-            let x_lo = _mm256_loadu_si256(aq as *const __m256i);
-            let x_hi = _mm256_loadu_si256(aq.add(32) as *const __m256i);
+            let x_lo = loadu(aq as *const __m256i);
+            let x_hi = loadu(aq.add(32) as *const __m256i);
             let p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), s_lo);
             let p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), s_hi);
             sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(p_lo, p_hi));
         }
     }
     for t in 0..T {
-        let bs = _mm256_loadu_si256(a[t].bsums.as_ptr() as *const __m256i);
+        let bs = loadu(a[t].bsums.as_ptr() as *const __m256i);
         let summ = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, m16));
         acc[t] = _mm256_fmadd_ps(
             _mm256_set1_ps(d * a[t].d),

@@ -36,11 +36,12 @@ impl SuperBlock for Q5K {
         a: &[&Q8K; T],
         acc: &mut [std::arch::x86_64::__m256; T],
     ) {
+        use crate::engine::native::quants::x86::loadu;
         use std::arch::x86_64::*;
         let (low, one) = (_mm256_set1_epi8(0xF), _mm256_set1_epi8(1));
-        let qh = _mm256_loadu_si256(b.add(16) as *const __m256i);
+        let qh = loadu(b.add(16) as *const __m256i);
         super::q4_k::dot_avx2_with(b, a, acc, |p| {
-            let q = _mm256_loadu_si256(b.add(48 + 32 * p) as *const __m256i);
+            let q = loadu(b.add(48 + 32 * p) as *const __m256i);
             // Bits 2p and 2p+1 of each high-bit byte, as bit 4.
             let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * p as i32));
             let h_lo = _mm256_slli_epi16::<4>(_mm256_and_si256(h, one));

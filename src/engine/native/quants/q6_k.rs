@@ -53,6 +53,7 @@ impl SuperBlock for Q6K {
         a: &[&Q8K; T],
         acc: &mut [std::arch::x86_64::__m256; T],
     ) {
+        use crate::engine::native::quants::x86::loadu;
         use std::arch::x86_64::*;
         let d = f16_at(std::slice::from_raw_parts(b.add(208), 2), 0);
         let sc = std::slice::from_raw_parts(b.add(192) as *const i8, 16);
@@ -60,9 +61,9 @@ impl SuperBlock for Q6K {
         let (low, three) = (_mm256_set1_epi8(0xF), _mm256_set1_epi8(3));
         let mut sumi = [_mm256_setzero_si256(); T];
         for half in 0..2 {
-            let ql0 = _mm256_loadu_si256(b.add(64 * half) as *const __m256i);
-            let ql1 = _mm256_loadu_si256(b.add(64 * half + 32) as *const __m256i);
-            let qh = _mm256_loadu_si256(b.add(128 + 32 * half) as *const __m256i);
+            let ql0 = loadu(b.add(64 * half) as *const __m256i);
+            let ql1 = loadu(b.add(64 * half + 32) as *const __m256i);
+            let qh = loadu(b.add(128 + 32 * half) as *const __m256i);
             // Two high bits, moved to bits 4 and 5.
             #[inline(always)]
             unsafe fn high(v: __m256i, three: __m256i) -> __m256i {
@@ -90,16 +91,14 @@ impl SuperBlock for Q6K {
                     _mm_set1_epi16(sc[j] as i16),
                 );
                 for t in 0..T {
-                    let x = _mm256_loadu_si256(
-                        a[t].qs.as_ptr().add(128 * half + 32 * i) as *const __m256i
-                    );
+                    let x = loadu(a[t].qs.as_ptr().add(128 * half + 32 * i) as *const __m256i);
                     sumi[t] =
                         _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), s));
                 }
             }
         }
         for t in 0..T {
-            let bs = _mm256_loadu_si256(a[t].bsums.as_ptr() as *const __m256i);
+            let bs = loadu(a[t].bsums.as_ptr() as *const __m256i);
             let bias = _mm256_slli_epi32::<5>(_mm256_madd_epi16(bs, sc16));
             let total = _mm256_sub_epi32(sumi[t], bias);
             acc[t] = _mm256_fmadd_ps(

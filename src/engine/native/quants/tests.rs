@@ -222,3 +222,14 @@ fn extreme_quants_do_not_overflow_the_integer_sums() {
         }
     }
 }
+
+#[test]
+fn f16_conversion_matches_half_for_every_bit_pattern() {
+    for h in 0..=u16::MAX {
+        let (got, want) = (super::f16_to_f32(h), half::f16::from_bits(h).to_f32());
+        match want.is_nan() {
+            true => assert!(got.is_nan(), "{h:#06x}: {got}"),
+            false => assert_eq!(got.to_bits(), want.to_bits(), "{h:#06x}: {got} vs {want}"),
+        }
+    }
+}
