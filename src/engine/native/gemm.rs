@@ -4,7 +4,6 @@
 //! crate.
 
 use super::pool::SharedMut;
-use super::quants::Isa;
 
 /// `dst = lhs * rhs` in f32 on the calling thread (callers split work over the pool): `lhs`
 /// is `m x k` with rows `lhs_row` apart, `rhs` is `k x n` with element `(i, j)` at
@@ -69,7 +68,7 @@ pub(crate) unsafe fn gemm_into(
 }
 
 /// Columns of a block of the repacked panel: two AVX vectors.
-pub(crate) const BLOCK: usize = 16;
+const BLOCK: usize = 16;
 
 /// Floats of scratch [`panel_product`] needs for `n` rows of `k`: the repacked panel, and
 /// room to align it.
@@ -101,11 +100,11 @@ pub(crate) unsafe fn panel_product(
 ) {
     debug_assert!(x.len() >= m * k && panel.len() >= n * k);
     #[cfg(target_arch = "x86_64")]
-    if own_kernel() {
+    if super::dispatch::avx2() {
         let skip = scratch.as_ptr().align_offset(32);
         let blocked = &mut scratch[skip..skip + scratch_len(n, k) - 8];
         repack(panel, n, k, blocked);
-        // SAFETY: `own_kernel` saw AVX2 and FMA; `blocked` is 32-byte aligned and holds
+        // SAFETY: `dispatch::avx2` saw AVX2 and FMA; `blocked` is 32-byte aligned and holds
         // `n / BLOCK` rounded up blocks of `k x BLOCK`; the caller vouches for `out`.
         return x86::panel_product(x, m, k, blocked, n, out.0, stride);
     }
@@ -137,13 +136,6 @@ fn repack(panel: &[f32], n: usize, k: usize, blocked: &mut [f32]) {
             }
         }
     }
-}
-
-/// Whether the panel products take our kernel: the kernels' instruction set (which
-/// `SUMMARISE_ISA` can lower) includes AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-fn own_kernel() -> bool {
-    matches!(Isa::current(), Isa::Avx2 | Isa::Vnni)
 }
 
 #[cfg(target_arch = "x86_64")]
