@@ -55,7 +55,8 @@ impl SuperBlock for Q6K {
     ) {
         use crate::engine::native::quants::x86::loadu;
         use std::arch::x86_64::*;
-        let d = f16_at(std::slice::from_raw_parts(b.add(208), 2), 0);
+        // `d` is the last two bytes: read as the pair ending there.
+        let d = crate::engine::native::quants::x86::f16_pair(b.add(206)).1;
         let sc = std::slice::from_raw_parts(b.add(192) as *const i8, 16);
         let sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(b.add(192) as *const __m128i));
         let (low, three) = (_mm256_set1_epi8(0xF), _mm256_set1_epi8(3));
