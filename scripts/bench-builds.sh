@@ -12,7 +12,8 @@ set -euo pipefail
 REPEAT="${1:-3}"
 NATIVE="${SUMMARISE_BIN:-target/release/summarise}"
 PORTABLE="${PORTABLE_BIN:?set PORTABLE_BIN to the x86-64-v2 build of summarise}"
-MODELS=(smollm2-135m-instruct gemma-3-270m qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct)
+# shellcheck source=bench-models.sh
+source "$(dirname "$0")/bench-models.sh"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 for t in 1 2; do

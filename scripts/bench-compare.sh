@@ -10,7 +10,8 @@ set -euo pipefail
 THREADS="${1:-2}"
 REPEAT="${2:-3}"
 BIN="${SUMMARISE_BIN:-target/release/summarise}"
-MODELS=(smollm2-135m-instruct gemma-3-270m qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct)
+# shellcheck source=bench-models.sh
+source "$(dirname "$0")/bench-models.sh"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 for m in "${MODELS[@]}"; do
