@@ -58,6 +58,34 @@ fn models_list_marks_the_default_and_cache_state() {
 }
 
 #[test]
+fn global_flags_work_before_a_subcommand_as_after_it() {
+    let home = tempfile::tempdir().unwrap();
+    let list = |args: &[&str]| {
+        let out = summarise(&home).args(args).assert().success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    };
+    let after = list(&["models", "list", "--offline", "-t", "1"]);
+    assert!(after.contains("gemma-3-270m"), "{after}");
+    let before = list(&[
+        "--offline",
+        "-t",
+        "1",
+        "--engine",
+        "native",
+        "models",
+        "list",
+    ]);
+    assert_eq!(before, after);
+    // The same for a subcommand's own errors: the flag is taken, the subcommand runs.
+    summarise(&home)
+        .args(["--offline", "models", "path", "smollm2-135m-instruct"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("smollm2-135m-instruct"))
+        .stderr(predicate::str::contains("is a folder").not());
+}
+
+#[test]
 fn no_input_is_a_usage_error() {
     let home = tempfile::tempdir().unwrap();
     summarise(&home)

@@ -19,7 +19,6 @@ use crate::error::{Error, Result};
     name = "summarise",
     version,
     about,
-    args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  summarise article.txt\n  cat article.txt | summarise - --format json\n  summarise --format jsonl articles/*.txt > summaries.jsonl\n  summarise models pull qwen2.5-coder-1.5b-instruct"
 )]
 pub struct Cli {
