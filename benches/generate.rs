@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the inference loop's parts: sampling over a full vocabulary, and,
-//! for each engine, one decode step and one 512-token prefill of a cached model
+//! for each engine, one decode step and one 512-token prefill of a cached model, and for the
+//! native engine a speculative check of 1, 2, 4 and 7 tokens in one pass
 //! (`SUMMARISE_BENCH_MODEL`, default smollm2-135m-instruct; skipped when it is not cached).
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -76,6 +77,22 @@ fn model_steps(c: &mut Criterion) {
                 first
             })
         });
+        // A speculative check of n tokens at one position (rewritten each time): its cost
+        // against `decode_step`'s says how many kept draft tokens a check must bring to pay.
+        if lm.max_verify() > 1 {
+            lm.reset();
+            lm.forward(&prompt[..128], 0).unwrap();
+            let mut picks = Vec::new();
+            for n in [1, 2, 4, lm.max_verify()] {
+                c.bench_function(&format!("{id}/{kind:?}/check_{n}_tokens"), |b| {
+                    b.iter(|| {
+                        lm.forward_argmax_each(&prompt[128..128 + n], 128, &mut picks)
+                            .unwrap();
+                        picks[0]
+                    })
+                });
+            }
+        }
     }
 }
 

@@ -27,6 +27,26 @@ pub trait CausalLm {
     fn forward_argmax(&mut self, tokens: &[u32], pos: usize) -> Result<u32> {
         Ok(crate::generate::sampler::argmax(self.forward(tokens, pos)?))
     }
+    /// Most tokens [`CausalLm::forward_argmax_each`] takes at once; 0 where the engine cannot
+    /// check a draft exactly (generation then goes token by token).
+    fn max_verify(&self) -> usize {
+        0
+    }
+    /// Run `tokens` (at most [`CausalLm::max_verify`]) from position `pos` in one pass and put
+    /// the greedy pick after each of them into `picks`: exactly the ids that feeding them one
+    /// at a time to [`CausalLm::forward_argmax`] would give. Speculative decoding checks its
+    /// drafts with it.
+    fn forward_argmax_each(
+        &mut self,
+        tokens: &[u32],
+        pos: usize,
+        picks: &mut Vec<u32>,
+    ) -> Result<()> {
+        let _ = (tokens, pos, picks);
+        Err(Error::Engine(
+            "this engine cannot check a draft in one pass (its max_verify is 0)".into(),
+        ))
+    }
     /// Run `tokens` from position `pos` (all but the last, which is only scored) and add up the
     /// log-probability of each `tokens[i]`, `i >= from` (at least 1), given the tokens before
     /// it: how likely the model finds a given continuation. The default runs the scored tokens
@@ -240,6 +260,21 @@ impl CausalLm for native::Decoder {
 
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]> {
         native::Decoder::forward(self, tokens, pos).map_err(Error::from)
+    }
+
+    fn max_verify(&self) -> usize {
+        native::Decoder::max_verify(self)
+    }
+
+    fn forward_argmax_each(
+        &mut self,
+        tokens: &[u32],
+        pos: usize,
+        picks: &mut Vec<u32>,
+    ) -> Result<()> {
+        Ok(native::Decoder::forward_argmax_each(
+            self, tokens, pos, picks,
+        )?)
     }
 
     fn sequence_log_prob(&mut self, tokens: &[u32], pos: usize, from: usize) -> Result<f64> {

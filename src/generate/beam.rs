@@ -213,6 +213,7 @@ pub(super) fn search(
         decode_secs: decode_start.elapsed().as_secs_f64(),
         stop,
         alternatives,
+        speculation: Default::default(),
     })
 }
 

@@ -34,6 +34,8 @@ pub struct Copied {
     pub prefill_secs: f64,
     /// Seconds spent copying after the prompt.
     pub decode_secs: f64,
+    /// Forward passes after the prompt's: one per clause copied, not one per token.
+    pub passes: usize,
 }
 
 /// Words that open a clause a summary can do without.
@@ -138,6 +140,7 @@ pub fn shorten(
     lm.reserve(prompt.len() + budget + 1)?;
     let mut kept: Vec<usize> = Vec::with_capacity(budget);
     let mut words = 0usize;
+    let mut passes = 0usize;
     let mut logits = lm.forward(prompt, 0)?;
     let prefill_secs = start.elapsed().as_secs_f64();
     loop {
@@ -173,11 +176,21 @@ pub fn shorten(
         }
         kept.push(j);
         words += usize::from(layout.word_start[j]);
-        if j + 1 == source.len() || kept.len() >= budget {
+        // The rest of this clause is forced: no choice is made before the next clause start,
+        // so those tokens are copied at once and run through the model in one pass (prefill
+        // speed, not a step per token); only the last one's logits are needed.
+        let pos = prompt.len() + kept.len() - 1;
+        let mut end = j + 1;
+        while end < source.len() && !layout.clause_start[end] && kept.len() < budget {
+            kept.push(end);
+            words += usize::from(layout.word_start[end]);
+            end += 1;
+        }
+        if end == source.len() || kept.len() >= budget {
             break;
         }
-        let pos = prompt.len() + kept.len() - 1;
-        logits = lm.forward(&[source[j]], pos)?;
+        passes += 1;
+        logits = lm.forward(&source[j..end], pos)?;
     }
     let ids: Vec<u32> = kept.iter().map(|&j| source[j]).collect();
     let text = model.tokenizer.decode(&ids, false)?;
@@ -187,5 +200,6 @@ pub fn shorten(
         prompt_tokens: prompt.len(),
         prefill_secs,
         decode_secs: start.elapsed().as_secs_f64() - prefill_secs,
+        passes,
     })
 }

@@ -4,6 +4,7 @@
 pub mod beam;
 pub mod choose;
 pub mod copy;
+pub mod draft;
 pub mod sampler;
 pub mod template;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 
 use crate::engine::LoadedModel;
 use crate::error::{Error, Result};
+use draft::Drafter;
 pub use sampler::{Sampler, SamplerConfig};
 
 /// Limits and stop rules of one generation.
@@ -28,6 +30,55 @@ pub struct GenerateConfig {
     pub sampler: SamplerConfig,
     /// Beams of a beam search (see [`beam`]); 1 picks token by token with `sampler`.
     pub beams: usize,
+    /// Check drafts from the prompt several tokens per pass ([`draft`]) when decoding is
+    /// plain greedy; the output is the same as without.
+    pub speculate: bool,
+}
+
+/// Set to `1` (or `true`, `yes`, `on`) to check drafts when decoding greedily; `--speculate`.
+pub const SPECULATE_ENV: &str = "SUMMARISE_SPECULATE";
+
+/// Whether generations should check drafts, as `--speculate` or its variable ask.
+pub fn speculation_wanted() -> bool {
+    std::env::var(SPECULATE_ENV).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
+/// What speculative decoding did in one generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Speculation {
+    /// Forward passes after the prompt's, each giving one token or more.
+    pub passes: usize,
+    /// Of those, passes that checked a draft.
+    pub checks: usize,
+    /// Draft tokens proposed.
+    pub drafted: usize,
+    /// Draft tokens the model kept (each one a token without a pass of its own).
+    pub accepted: usize,
+}
+
+impl Speculation {
+    /// Add another generation's counts.
+    pub fn add(&mut self, o: &Speculation) {
+        self.passes += o.passes;
+        self.checks += o.checks;
+        self.drafted += o.drafted;
+        self.accepted += o.accepted;
+    }
+
+    /// Share of the drafted tokens kept.
+    pub fn acceptance(&self) -> f64 {
+        rate(self.accepted, self.drafted as f64)
+    }
+
+    /// Tokens generated per forward pass after the prompt's.
+    pub fn tokens_per_pass(&self) -> f64 {
+        rate(self.passes + self.accepted, self.passes as f64)
+    }
 }
 
 /// Why generation ended.
@@ -66,6 +117,8 @@ pub struct Generation {
     /// with a rule the model's favourite breaks (keep the quotation marks) takes the first
     /// that keeps it.
     pub alternatives: Vec<String>,
+    /// Draft checks, when speculating.
+    pub speculation: Speculation,
 }
 
 impl Generation {
@@ -190,6 +243,23 @@ pub fn generate(
     let prefill_secs = start.elapsed().as_secs_f64();
     let decode_start = Instant::now();
 
+    // Speculation (plain greedy only, where the engine checks drafts exactly): `seq` is the
+    // prompt and the output so far, `picks` the checked pass's picks still to hand out.
+    let verify = match config.speculate && plain_greedy {
+        true => lm.max_verify(),
+        false => 0,
+    };
+    let mut drafter = draft::PromptLookup::default();
+    let mut seq: Vec<u32> = Vec::with_capacity(if verify > 1 {
+        prompt.len() + config.max_tokens
+    } else {
+        0
+    });
+    seq.extend_from_slice(if verify > 1 { prompt } else { &[] });
+    let (mut draft, mut picks) = (Vec::with_capacity(verify), Vec::with_capacity(verify));
+    let mut ready = 0..0;
+    let mut spec = Speculation::default();
+
     let stop = loop {
         if config.stop_ids.contains(&next) {
             break StopReason::Stop;
@@ -220,6 +290,35 @@ pub fn generate(
         if pos + 1 >= context {
             break StopReason::Context;
         }
+        // A checked draft token is already in the cache, and its successor already picked.
+        if let Some(i) = ready.next() {
+            next = picks[i];
+            continue;
+        }
+        spec.passes += 1;
+        if verify > 1 {
+            seq.truncate(prompt.len());
+            seq.extend_from_slice(&generated);
+            let room = (verify - 1)
+                .min(config.max_tokens - generated.len())
+                .min(context - 1 - pos);
+            drafter.draft(&seq, room, &mut draft);
+            if !draft.is_empty() {
+                draft.insert(0, next);
+                lm.forward_argmax_each(&draft, pos, &mut picks)?;
+                // picks[i] follows draft[i]; draft[i + 1] is kept while it equals picks[i].
+                let kept = (0..draft.len() - 1)
+                    .take_while(|&i| draft[i + 1] == picks[i])
+                    .count();
+                drafter.accepted(draft.len() - 1, kept);
+                spec.checks += 1;
+                spec.drafted += draft.len() - 1;
+                spec.accepted += kept;
+                next = picks[0];
+                ready = 1..kept + 1;
+                continue;
+            }
+        }
         next = step(lm, &[next], pos, &generated)?;
     };
     Ok(Generation {
@@ -231,6 +330,7 @@ pub fn generate(
         decode_secs: decode_start.elapsed().as_secs_f64(),
         stop,
         alternatives: Vec::new(),
+        speculation: spec,
     })
 }
 

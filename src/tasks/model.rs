@@ -180,6 +180,8 @@ pub struct Loaded {
     pub model: LoadedModel,
     pub stop_ids: Vec<u32>,
     pub stop_texts: Vec<String>,
+    /// Check drafts from the prompt when decoding greedily (`--speculate`).
+    pub speculate: bool,
 }
 
 impl Loaded {
@@ -196,6 +198,7 @@ impl Loaded {
             model,
             stop_ids,
             stop_texts,
+            speculate: generate::speculation_wanted(),
         })
     }
 
@@ -251,6 +254,7 @@ impl Loaded {
             stop_texts,
             sampler: generate::SamplerConfig { params, seed },
             beams,
+            speculate: self.speculate,
         };
         generate::generate(&mut self.model, ids, &config, &mut |_| {})
     }

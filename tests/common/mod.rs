@@ -65,6 +65,7 @@ pub fn short_line(beams: usize) -> summarise::generate::GenerateConfig {
             seed: 1,
         },
         beams,
+        speculate: false,
     }
 }
 

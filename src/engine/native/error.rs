@@ -30,6 +30,9 @@ pub enum EngineError {
     /// A token id the model has no embedding for.
     #[error("token id {token} is outside the vocabulary of {vocab}")]
     TokenOutOfVocab { token: u32, vocab: usize },
+    /// A draft check longer than one pass computes exactly as single steps.
+    #[error("{tokens} tokens to check at once; at most {most} (split the draft)")]
+    TooManyToVerify { tokens: usize, most: usize },
     /// A beam search call out of order or with the wrong number of beams.
     #[error("{0}")]
     Beams(String),

@@ -136,6 +136,57 @@ impl Decoder {
         Ok(&self.session.logits)
     }
 
+    /// Most tokens [`Decoder::forward_argmax_each`] runs at once: below the sizes at which
+    /// attention and the products switch to their prefill forms, so every position is
+    /// computed exactly as a one-token step computes it.
+    pub const MAX_VERIFY: usize = 7;
+
+    /// Most tokens [`Decoder::forward_argmax_each`] takes now: [`Decoder::MAX_VERIFY`], or
+    /// the prefill chunk if that is smaller (a sliding window's ring has room for one chunk).
+    pub fn max_verify(&self) -> usize {
+        Self::MAX_VERIFY.min(self.session.chunk)
+    }
+
+    /// Run `tokens` (at most [`Decoder::max_verify`]) from
+    /// position `pos` in one pass and write the greedy pick after each of them to `picks`:
+    /// the same ids, bit for bit, as feeding them one at a time to [`Decoder::forward`] and
+    /// taking each argmax, because up to this size every row takes the one-token kernels.
+    /// Speculative decoding checks a draft with it.
+    pub fn forward_argmax_each(
+        &mut self,
+        tokens: &[u32],
+        pos: usize,
+        picks: &mut Vec<u32>,
+    ) -> Result<()> {
+        let n = tokens.len();
+        if n > self.max_verify() {
+            return Err(EngineError::TooManyToVerify {
+                tokens: n,
+                most: self.max_verify(),
+            });
+        }
+        self.session.check_room(&self.model, n, pos)?;
+        self.run_chunk(tokens, pos)?;
+        let vocab = self.vocab_size();
+        let s = &mut self.session;
+        if s.verify_logits.len() < n * vocab {
+            s.verify_logits.resize(n * vocab, 0.0);
+        }
+        graph::logits_of(
+            &self.model,
+            &mut s.s,
+            0..n,
+            &mut s.verify_logits[..n * vocab],
+        );
+        picks.clear();
+        picks.extend(
+            s.verify_logits[..n * vocab]
+                .chunks_exact(vocab)
+                .map(crate::generate::sampler::argmax),
+        );
+        Ok(())
+    }
+
     /// Run `tokens` from position `pos`, handing the logits of every position to `f` in order.
     /// For reference comparisons and scoring given text.
     pub fn forward_each(

@@ -35,6 +35,8 @@ pub(super) struct Session {
     pub(super) prompt_logits_at: Option<usize>,
     /// The beams of a beam search, see `beams.rs`.
     pub(super) beams: Beams,
+    /// Logits of every position of a draft check (`forward_argmax_each`), `[token][vocab]`.
+    pub(super) verify_logits: Vec<f32>,
 }
 
 /// Working buffers of the layers.
@@ -72,6 +74,7 @@ impl Session {
             prompt_logits: vec![0.0; model.vocab_size()],
             prompt_logits_at: None,
             beams: Beams::default(),
+            verify_logits: Vec::new(),
         }
     }
 
@@ -179,6 +182,11 @@ impl Session {
         s.scores = vec![0.0; pool::n_threads() * s.scores_len];
         s.act
             .reserve_panels(c.n_embd.max(c.n_ff).max(c.n_head * c.v_dim));
+        // Zeroed pages are only touched (and counted as memory) by a draft check.
+        let verify = super::Decoder::MAX_VERIFY.min(chunk) * model.vocab_size();
+        if self.verify_logits.len() < verify {
+            self.verify_logits = vec![0.0; verify];
+        }
         self.positions = positions;
     }
 

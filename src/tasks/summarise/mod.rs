@@ -65,6 +65,8 @@ pub struct SummaryReport {
     pub seconds: f64,
     /// Why generation stopped (`stop` when no text was generated).
     pub stop_reason: StopReason,
+    /// What checking drafts from the article did; `null` when no draft was checked.
+    pub speculation: Option<SpeculationReport>,
     /// The article's quotations, when asked for (`--quotes`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quotes: Option<Vec<crate::tasks::quotes::QuoteRecord>>,
@@ -78,6 +80,33 @@ struct Work {
     generated_tokens: usize,
     prefill_secs: f64,
     decode_secs: f64,
+    speculation: crate::generate::Speculation,
+}
+
+/// Speculative decoding's figures for one article.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpeculationReport {
+    /// Forward passes after the prompts'.
+    pub passes: usize,
+    /// Draft tokens proposed, and kept.
+    pub drafted: usize,
+    pub accepted: usize,
+    /// Share of drafted tokens kept.
+    pub acceptance: f64,
+    /// Tokens generated per pass.
+    pub tokens_per_pass: f64,
+}
+
+impl SpeculationReport {
+    fn of(s: &crate::generate::Speculation) -> Option<SpeculationReport> {
+        (s.checks > 0).then(|| SpeculationReport {
+            passes: s.passes,
+            drafted: s.drafted,
+            accepted: s.accepted,
+            acceptance: round2(s.acceptance()),
+            tokens_per_pass: round2(s.tokens_per_pass()),
+        })
+    }
 }
 
 /// Summarises many articles with one loaded model (or none, for extractive summaries).
@@ -200,6 +229,7 @@ impl Summariser {
             load_s: round2(load_s),
             seconds: round2(start.elapsed().as_secs_f64()),
             stop_reason: stop,
+            speculation: SpeculationReport::of(&work.speculation),
             quotes: None,
         })
     }
@@ -262,6 +292,7 @@ impl Summariser {
         work.generated_tokens += gen.generated_tokens;
         work.prefill_secs += gen.prefill_secs;
         work.decode_secs += gen.decode_secs;
+        work.speculation.add(&gen.speculation);
         let whole = whole_sentences(gen.text.trim(), gen.stop);
         let sentences = layout::lines(&whole)
             .iter()
