@@ -34,8 +34,6 @@ pub struct Copied {
     pub prefill_secs: f64,
     /// Seconds spent copying after the prompt.
     pub decode_secs: f64,
-    /// Forward passes after the prompt's: one per clause copied, not one per token.
-    pub passes: usize,
 }
 
 /// Words that open a clause a summary can do without.
@@ -140,7 +138,6 @@ pub fn shorten(
     lm.reserve(prompt.len() + budget + 1)?;
     let mut kept: Vec<usize> = Vec::with_capacity(budget);
     let mut words = 0usize;
-    let mut passes = 0usize;
     let mut logits = lm.forward(prompt, 0)?;
     let prefill_secs = start.elapsed().as_secs_f64();
     loop {
@@ -189,7 +186,6 @@ pub fn shorten(
         if end == source.len() || kept.len() >= budget {
             break;
         }
-        passes += 1;
         logits = lm.forward(&source[j..end], pos)?;
     }
     let ids: Vec<u32> = kept.iter().map(|&j| source[j]).collect();
@@ -200,6 +196,5 @@ pub fn shorten(
         prompt_tokens: prompt.len(),
         prefill_secs,
         decode_secs: start.elapsed().as_secs_f64() - prefill_secs,
-        passes,
     })
 }

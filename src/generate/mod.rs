@@ -49,7 +49,7 @@ pub fn speculation_wanted() -> bool {
 }
 
 /// What speculative decoding did in one generation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Speculation {
     /// Forward passes after the prompt's, each giving one token or more.
     pub passes: usize,
@@ -250,12 +250,11 @@ pub fn generate(
         false => 0,
     };
     let mut drafter = draft::PromptLookup::default();
-    let mut seq: Vec<u32> = Vec::with_capacity(if verify > 1 {
-        prompt.len() + config.max_tokens
-    } else {
-        0
-    });
-    seq.extend_from_slice(if verify > 1 { prompt } else { &[] });
+    let mut seq: Vec<u32> = Vec::new();
+    if verify > 1 {
+        seq.reserve(prompt.len() + config.max_tokens);
+        seq.extend_from_slice(prompt);
+    }
     let (mut draft, mut picks) = (Vec::with_capacity(verify), Vec::with_capacity(verify));
     let mut ready = 0..0;
     let mut spec = Speculation::default();
@@ -297,8 +296,8 @@ pub fn generate(
         }
         spec.passes += 1;
         if verify > 1 {
-            seq.truncate(prompt.len());
-            seq.extend_from_slice(&generated);
+            // Only the tokens generated since the last pass are new.
+            seq.extend_from_slice(&generated[seq.len() - prompt.len()..]);
             let room = (verify - 1)
                 .min(config.max_tokens - generated.len())
                 .min(context - 1 - pos);
