@@ -92,14 +92,17 @@ impl SuperBlock for Q6K {
                     _mm_set1_epi16(sc[j] as i16),
                 );
                 for t in 0..T {
-                    let x = loadu(a[t].qs.as_ptr().add(128 * half + 32 * i) as *const __m256i);
+                    // Aligned, as in Q4_K's kernel (m = 4: 1.67 -> 1.38 ms).
+                    let x = _mm256_load_si256(
+                        a[t].qs.as_ptr().add(128 * half + 32 * i) as *const __m256i
+                    );
                     sumi[t] =
                         _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), s));
                 }
             }
         }
         for t in 0..T {
-            let bs = loadu(a[t].bsums.as_ptr() as *const __m256i);
+            let bs = _mm256_load_si256(a[t].bsums.as_ptr() as *const __m256i);
             let bias = _mm256_slli_epi32::<5>(_mm256_madd_epi16(bs, sc16));
             let total = _mm256_sub_epi32(sumi[t], bias);
             acc[t] = _mm256_fmadd_ps(
