@@ -15,9 +15,9 @@ reopen a berth that we cannot guarantee is safe,\" said Marta Quiroga, the autho
 operations. Shipping lines have moved 14 vessels to the southern terminal, where queues reached \
 two days on Monday.";
 
-fn load(id: &str) -> Option<LoadedModel> {
+fn load(id: &str, kind: EngineKind) -> Option<LoadedModel> {
     let path = common::model_file(id)?;
-    Some(engine::load_gguf(&path, None, &Device::Cpu, EngineKind::Native).unwrap())
+    Some(engine::load_gguf(&path, None, &Device::Cpu, kind).unwrap())
 }
 
 fn config(max_tokens: usize, speculate: bool) -> GenerateConfig {
@@ -57,7 +57,7 @@ fn picks_match_steps(id: &str, model: &mut LoadedModel, prompt: &[u32], draft: &
 
 /// `generate` with and without drafts on a copy request: the same text, token for token.
 fn same_output(id: &str, opening_times: usize) {
-    let Some(mut model) = load(id) else {
+    let Some(mut model) = load(id, EngineKind::Native) else {
         return;
     };
     let opening = "The tide rose overnight and the north pier went under water. ";
@@ -125,11 +125,9 @@ fn gemma_speculation_keeps_the_greedy_output_across_the_window() {
 
 #[test]
 fn engines_that_cannot_check_drafts_decode_token_by_token() {
-    let id = "smollm2-135m-instruct";
-    let Some(path) = common::model_file(id) else {
+    let Some(mut model) = load("smollm2-135m-instruct", EngineKind::Candle) else {
         return;
     };
-    let mut model = engine::load_gguf(&path, None, &Device::Cpu, EngineKind::Candle).unwrap();
     assert_eq!(model.lm.max_verify(), 0);
     let prompt = model
         .tokenizer
