@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the inference loop's parts: sampling over a full vocabulary, and,
 //! for each engine, one decode step and one 512-token prefill of a cached model, and for the
-//! native engine a speculative check of 1, 2, 4 and 7 tokens in one pass
-//! (`SUMMARISE_BENCH_MODEL`, default smollm2-135m-instruct; skipped when it is not cached).
+//! native engine a speculative check of 1, 2, 4 and 7 tokens in one pass and a batched step of
+//! 1, 2, 4 and 7 sequences (`SUMMARISE_BENCH_MODEL`, default smollm2-135m-instruct; skipped when it is not cached).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -90,6 +90,23 @@ fn model_steps(c: &mut Criterion) {
                             .unwrap();
                         picks[0]
                     })
+                });
+            }
+        }
+        // One step of n sequences, each in its own cache slot after its own 128-token prompt
+        // (rewritten each time): against `decode_step` it gives batched decoding's gain.
+        if let Some(most) = lm.batch().map(|b| b.max_batch()) {
+            lm.reset();
+            for slot in 0..most {
+                lm.forward(&prompt[slot..slot + 128], 0).unwrap();
+                lm.batch().unwrap().adopt(slot, 128).unwrap();
+            }
+            let batch = lm.batch().unwrap();
+            for n in [1, 2, 4, most] {
+                let slots: Vec<usize> = (0..n).collect();
+                let at = vec![128; n];
+                c.bench_function(&format!("{id}/{kind:?}/batch_{n}_sequences"), |b| {
+                    b.iter(|| batch.forward(&slots, &prompt[200..200 + n], &at).unwrap()[0])
                 });
             }
         }

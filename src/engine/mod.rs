@@ -76,6 +76,11 @@ pub trait CausalLm {
     fn beams(&mut self) -> Option<&mut dyn BeamLm> {
         None
     }
+    /// The same model advancing several independent sequences at once, for batched decoding;
+    /// `None` where the engine has no batched steps.
+    fn batch(&mut self) -> Option<&mut dyn BatchLm> {
+        None
+    }
 }
 
 /// `sequence_log_prob`'s arguments: at least one token before the scored ones, and one scored.
@@ -107,6 +112,19 @@ pub trait BeamLm {
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<&[f32]>;
     /// Beam `b` continues beam `parents[b]`, taking its positions `range`.
     fn reorder(&mut self, parents: &[usize], range: std::ops::Range<usize>) -> Result<()>;
+}
+
+/// A model that advances several sequences together, each in a cache slot of its own, reading
+/// each weight once per step for all of them.
+pub trait BatchLm {
+    /// Most sequences one step advances; each gets exactly the logits it would get alone.
+    fn max_batch(&self) -> usize;
+    /// Slot `slot` takes the first `pos` cached positions: the prompt just run with
+    /// [`CausalLm::forward`]. Reserve room for every sequence of the batch first.
+    fn adopt(&mut self, slot: usize, pos: usize) -> Result<()>;
+    /// One token per row: `tokens[t]` at position `positions[t]` of the sequence in slot
+    /// `slots[t]`; the logits, `[row][vocab]`.
+    fn forward(&mut self, slots: &[usize], tokens: &[u32], positions: &[usize]) -> Result<&[f32]>;
 }
 
 /// Which implementation runs the network.
@@ -302,6 +320,26 @@ impl CausalLm for native::Decoder {
 
     fn beams(&mut self) -> Option<&mut dyn BeamLm> {
         Some(self)
+    }
+
+    fn batch(&mut self) -> Option<&mut dyn BatchLm> {
+        Some(self)
+    }
+}
+
+impl BatchLm for native::Decoder {
+    fn max_batch(&self) -> usize {
+        native::Decoder::max_batch(self)
+    }
+
+    fn adopt(&mut self, slot: usize, pos: usize) -> Result<()> {
+        Ok(native::Decoder::adopt(self, slot, pos)?)
+    }
+
+    fn forward(&mut self, slots: &[usize], tokens: &[u32], positions: &[usize]) -> Result<&[f32]> {
+        Ok(native::Decoder::forward_slots(
+            self, slots, tokens, positions,
+        )?)
     }
 }
 

@@ -1,11 +1,13 @@
 //! The inference loop: prefill the prompt, then sample token by token until a stop rule fires,
 //! streaming text as it is decoded.
 
+pub mod batch;
 pub mod beam;
 pub mod choose;
 pub mod copy;
 pub mod draft;
 pub mod sampler;
+mod tail;
 pub mod template;
 
 use std::time::Instant;
@@ -14,8 +16,10 @@ use serde::Serialize;
 
 use crate::engine::LoadedModel;
 use crate::error::{Error, Result};
+pub use batch::generate_batch;
 use draft::Drafter;
 pub use sampler::{Sampler, SamplerConfig};
+use tail::Tail;
 
 /// Limits and stop rules of one generation.
 #[derive(Debug, Clone)]
@@ -217,12 +221,8 @@ pub fn generate(
         return beam::search(model, prompt, config, on_text);
     }
     let mut sampler = Sampler::new(config.sampler);
-    let lm = &mut model.lm;
-    let mut stream = model.tokenizer.inner().decode_stream(true);
-    let mut text = String::new();
-    let mut generated: Vec<u32> = Vec::with_capacity(config.max_tokens);
-    // Length of `text` after each generated token, to cut a repeated tail.
-    let mut text_ends: Vec<usize> = Vec::with_capacity(config.max_tokens);
+    let LoadedModel { lm, tokenizer, .. } = model;
+    let mut tail = Tail::new(tokenizer, prompt.len(), context, config.max_tokens);
 
     let start = Instant::now();
     let cached = prepare(lm, prompt, config.max_tokens, context)?;
@@ -239,7 +239,7 @@ pub fn generate(
             sampler.sample(lm.forward(tokens, pos)?, generated)
         }
     };
-    let mut next = step(lm, &prompt[cached..], cached, &generated)?;
+    let mut next = step(lm, &prompt[cached..], cached, &tail.generated)?;
     let prefill_secs = start.elapsed().as_secs_f64();
     let decode_start = Instant::now();
 
@@ -260,35 +260,10 @@ pub fn generate(
     let mut spec = Speculation::default();
 
     let stop = loop {
-        if config.stop_ids.contains(&next) {
-            break StopReason::Stop;
+        if let Some(stop) = tail.push(next, config, on_text)? {
+            break stop;
         }
-        generated.push(next);
-        let piece = stream
-            .step(next)
-            .map_err(|e| Error::Decode(format!("token {next}: {e}")))?;
-        if let Some(piece) = piece {
-            let before = text.len();
-            text.push_str(&piece);
-            if let Some(cut) = find_stop_text(&text, before, &config.stop_texts) {
-                on_text(&text[before..cut.max(before)]);
-                text.truncate(cut);
-                break StopReason::Stop;
-            }
-            on_text(&piece);
-        }
-        text_ends.push(text.len());
-        if let Some(keep) = repeated_tail(&generated) {
-            text.truncate(text_ends[keep - 1]);
-            break StopReason::Repetition;
-        }
-        if generated.len() >= config.max_tokens {
-            break StopReason::MaxTokens;
-        }
-        let pos = prompt.len() + generated.len() - 1;
-        if pos + 1 >= context {
-            break StopReason::Context;
-        }
+        let (pos, generated) = (tail.position(), &tail.generated);
         // A checked draft token is already in the cache, and its successor already picked.
         if let Some(i) = ready.next() {
             next = picks[i];
@@ -318,13 +293,13 @@ pub fn generate(
                 continue;
             }
         }
-        next = step(lm, &[next], pos, &generated)?;
+        next = step(lm, &[next], pos, generated)?;
     };
     Ok(Generation {
-        text,
+        generated_tokens: tail.generated.len(),
+        text: tail.text,
         prompt_tokens: prompt.len(),
         cached_tokens: cached,
-        generated_tokens: generated.len(),
         prefill_secs,
         decode_secs: decode_start.elapsed().as_secs_f64(),
         stop,

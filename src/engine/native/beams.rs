@@ -1,12 +1,13 @@
-//! Beam search's side of the decoder: a KV cache per beam, each starting from the prompt just
-//! run, and one batched step that advances every beam by a token.
+//! Beam search's and batched decoding's side of the decoder: a KV cache per beam (each starting
+//! from the prompt just run) or per sequence (each taking the prompt run last into its slot),
+//! and one batched step that advances every beam or sequence by a token.
 
 use super::error::{EngineError, Result};
 use super::graph::{self, Rows};
 use super::kv_cache::LayerCache;
 use super::Decoder;
 
-/// The caches of the beams, `[layer][beam]`, and their logits.
+/// The caches of the beams or sequences, `[layer][slot]`, and their logits.
 #[derive(Default)]
 pub(crate) struct Beams {
     caches: Vec<Vec<LayerCache>>,
@@ -126,5 +127,91 @@ impl Decoder {
             }
         }
         Ok(())
+    }
+
+    /// Most sequences [`Decoder::forward_slots`] advances at once: as many rows as a draft
+    /// check, so that every row takes the one-token kernels and each sequence's tokens are
+    /// bit for bit those it would get alone.
+    pub fn max_batch(&self) -> usize {
+        self.max_verify()
+    }
+
+    /// Cache slot `slot` takes the first `pos` positions of the cache (the prompt just run),
+    /// for [`Decoder::forward_slots`] to continue; the slot's earlier sequence is dropped.
+    /// Reserve the positions of every sequence of the batch before the first is adopted: a
+    /// cache that grows afterwards leaves the adopted slots behind.
+    pub fn adopt(&mut self, slot: usize, pos: usize) -> Result<()> {
+        let heads = self.model.heads();
+        let most = self.max_batch();
+        let s = &mut self.session;
+        if slot >= most {
+            return Err(EngineError::Beams(format!(
+                "cache slot {slot} asked for; slots 0 to {} can run at once",
+                most - 1
+            )));
+        }
+        if s.caches.is_empty() || pos > s.written {
+            return Err(EngineError::Beams(format!(
+                "slot {slot} takes the first {pos} positions, but {} have been run; run the prompt with `forward` first",
+                s.written
+            )));
+        }
+        let beams = &mut s.beams;
+        beams.caches.resize_with(s.caches.len(), Vec::new);
+        for (layer, cache) in beams.caches.iter_mut().zip(&s.caches) {
+            if layer.len() <= slot {
+                layer.resize_with(slot + 1, || cache.clone());
+            } else if layer[slot].same_shape(cache) {
+                layer[slot].copy_positions(cache, heads, 0..pos);
+            } else {
+                layer[slot] = cache.clone();
+            }
+        }
+        Ok(())
+    }
+
+    /// Run one token for each sequence: `tokens[t]` at position `positions[t]` of the sequence
+    /// in slot `slots[t]` (distinct slots, each adopted); returns their logits, `[row][vocab]`.
+    pub fn forward_slots(
+        &mut self,
+        slots: &[usize],
+        tokens: &[u32],
+        positions: &[usize],
+    ) -> Result<&[f32]> {
+        let most = self.max_batch();
+        let s = &mut self.session;
+        let n = tokens.len();
+        if n == 0 || n > most || slots.len() != n || positions.len() != n {
+            return Err(EngineError::Beams(format!(
+                "{n} tokens for {} slots at {} positions; give one token and position per slot, 1 to {most} of them",
+                slots.len(),
+                positions.len()
+            )));
+        }
+        for (t, (&slot, &pos)) in slots.iter().zip(positions).enumerate() {
+            let adopted = s.beams.caches.first().and_then(|layer| layer.get(slot));
+            if !adopted.is_some_and(|c| c.same_shape(&s.caches[0])) {
+                return Err(EngineError::Beams(format!(
+                    "slot {slot} holds no sequence of the current reservation; `adopt` it after reserving"
+                )));
+            }
+            if slots[..t].contains(&slot) {
+                return Err(EngineError::Beams(format!(
+                    "slot {slot} is given twice; each row needs a slot of its own"
+                )));
+            }
+            if pos >= s.positions {
+                return Err(EngineError::PastReserved {
+                    position: pos + 1,
+                    reserved: s.positions,
+                });
+            }
+        }
+        graph::compute_chunk(&self.model, s, tokens, Rows::Slots { slots, positions })?;
+        let mut logits = std::mem::take(&mut s.beams.logits);
+        logits.resize(n * self.model.vocab_size(), 0.0);
+        graph::logits_of(&self.model, &mut s.s, 0..n, &mut logits);
+        s.beams.logits = logits;
+        Ok(&s.beams.logits)
     }
 }

@@ -11,18 +11,34 @@ use super::weights::Layer;
 
 /// What the rows of a chunk are.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Rows {
+pub(super) enum Rows<'a> {
     /// Consecutive tokens of the sequence, the first at this position.
     Sequence(usize),
     /// One token for each beam of a beam search, all at this position.
     Beams(usize),
+    /// One token for each of several sequences: row `t` belongs to the sequence in cache slot
+    /// `slots[t]` and sits at its position `positions[t]`.
+    Slots {
+        slots: &'a [usize],
+        positions: &'a [usize],
+    },
 }
 
-impl Rows {
+impl Rows<'_> {
     fn position(self, t: usize) -> usize {
         match self {
             Rows::Sequence(pos0) => pos0 + t,
             Rows::Beams(pos) => pos,
+            Rows::Slots { positions, .. } => positions[t],
+        }
+    }
+
+    /// The slot cache row `t` reads and writes, for rows that each have their own.
+    fn slot(self, t: usize) -> Option<usize> {
+        match self {
+            Rows::Sequence(_) => None,
+            Rows::Beams(_) => Some(t),
+            Rows::Slots { slots, .. } => Some(slots[t]),
         }
     }
 }
@@ -152,9 +168,10 @@ fn attention_block(model: &Model, session: &mut Session, l: usize, n: usize, row
         ops::rope(q, c.k_dim, c.family.rope, ct, st);
         ops::rope(k, c.k_dim, c.family.rope, ct, st);
         q.iter_mut().for_each(|v| *v *= c.attn_scale);
-        match rows {
-            Rows::Sequence(pos0) => cache.store(heads, pos0 + t, k, v),
-            Rows::Beams(pos) => beams.cache(l, t).store(heads, pos, k, v),
+        let pos = rows.position(t);
+        match rows.slot(t) {
+            None => cache.store(heads, pos, k, v),
+            Some(slot) => beams.cache(l, slot).store(heads, pos, k, v),
         }
     }
     match rows {
@@ -167,11 +184,12 @@ fn attention_block(model: &Model, session: &mut Session, l: usize, n: usize, row
             &mut s.scores,
             s.scores_len,
         ),
-        Rows::Beams(pos) => {
+        Rows::Beams(_) | Rows::Slots { .. } => {
             for t in 0..n {
-                beams.cache(l, t).attend(
+                let slot = rows.slot(t).expect("beam and slot rows have a cache each");
+                beams.cache(l, slot).attend(
                     heads,
-                    pos,
+                    rows.position(t),
                     1,
                     &s.q[t * qd..(t + 1) * qd],
                     &mut s.att[t * ad..(t + 1) * ad],
