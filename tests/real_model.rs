@@ -392,6 +392,48 @@ fn several_files_share_one_model_and_a_bad_one_loses_no_work() {
 }
 
 #[test]
+fn summaries_decoded_together_are_those_written_one_at_a_time() {
+    let Some(weights) = common::model_file(ID) else {
+        return;
+    };
+    let home = home_with_model(&weights);
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "  \n").unwrap();
+    let examples = common::fixtures().join("../../examples/articles");
+    let run = |batch: &str| -> Vec<serde_json::Value> {
+        let out = cmd(&home)
+            .args(["--model", ID, "--offline", "--format", "jsonl"])
+            .args(["--max-tokens", "40", "--batch", batch])
+            .arg(examples.join("ferry-strike.txt"))
+            .arg(examples.join("short-council.txt"))
+            .arg(&empty)
+            .arg(examples.join("dirty-harbour.txt"))
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("empty.txt"))
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (alone, together) = (run("1"), run("2"));
+    assert_eq!(alone.len(), 3);
+    assert_eq!(together.len(), 3);
+    for (a, t) in alone.iter().zip(&together) {
+        assert_eq!(a["input"], t["input"]);
+        assert_eq!(a["summary"], t["summary"], "{}", a["input"]);
+        assert_eq!(a["generated_tokens"], t["generated_tokens"]);
+        assert_eq!(a["batch"], 1);
+        assert_eq!(t["batch"], 3);
+    }
+}
+
+#[test]
 #[cfg(unix)]
 fn a_missing_or_broken_llama_bench_is_a_clear_error() {
     let Some(weights) = common::model_file(ID) else {

@@ -132,63 +132,102 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
     let stream = args.format == Format::Text && std::io::stdout().is_terminal();
     let mut stdout = std::io::stdout().lock();
     let (mut reports, mut failed) = (Vec::new(), 0usize);
+    // Several abstractive summaries decode together, in groups that keep the slots busy while
+    // shorter answers finish; printed in input order as each group ends.
+    let width = args.batch as usize;
+    let group = match options.mode == Mode::Abstractive && many && width > 1 {
+        true => 2 * width,
+        false => 1,
+    };
     let mut first = first;
-    for spec in inputs {
-        let article = match first.take() {
-            Some(a) => Ok(a),
-            None => input::read(spec),
+    for specs in inputs.chunks(group) {
+        let (articles, mut unread): (Vec<Option<input::Article>>, Vec<Option<Error>>) = specs
+            .iter()
+            .map(
+                |spec| match first.take().map_or_else(|| input::read(spec), Ok) {
+                    Ok(a) => (Some(a), None),
+                    Err(e) => (None, Some(e)),
+                },
+            )
+            .unzip();
+        let mut done: Vec<Result<SummaryReport>> = if group == 1 {
+            let spec = &specs[0];
+            if many && args.format == Format::Text {
+                let _ = writeln!(stdout, "== {spec}");
+            }
+            let mut on_text = |piece: &str| {
+                if stream {
+                    let _ = stdout.write_all(piece.as_bytes());
+                    let _ = stdout.flush();
+                }
+            };
+            articles
+                .iter()
+                .zip(&mut unread)
+                .map(|(a, e)| match a {
+                    Some(a) => summariser.summarise(a, &options, &mut on_text),
+                    None => Err(e.take().expect("an unread input has its error")),
+                })
+                .collect()
+        } else {
+            let ok: Vec<input::Article> = articles.iter().flatten().cloned().collect();
+            let mut summaries = summariser.summarise_batch(&ok, &options, width).into_iter();
+            articles
+                .iter()
+                .zip(&mut unread)
+                .map(|(a, e)| match a {
+                    Some(_) => summaries.next().expect("one summary per article"),
+                    None => Err(e.take().expect("an unread input has its error")),
+                })
+                .collect()
         };
-        if many && args.format == Format::Text {
-            let _ = writeln!(stdout, "== {spec}");
+        for ((spec, article), report) in specs.iter().zip(&articles).zip(done.drain(..)) {
+            if many && group > 1 && args.format == Format::Text {
+                let _ = writeln!(stdout, "== {spec}");
+            }
+            let streamed = stream && group == 1;
+            let report = report.and_then(|mut report| {
+                if let (true, Some(article)) = (args.quotes, article) {
+                    let text = summariser.clean(&article.text);
+                    let found = crate::tasks::quotes::run(
+                        &article.source,
+                        &text,
+                        args.to,
+                        summariser.model(),
+                        false,
+                        1,
+                    )?;
+                    report.quotes = Some(found.quotes);
+                }
+                Ok(report)
+            });
+            let report = match report {
+                Ok(r) => r,
+                Err(e) if many => {
+                    // Name it and go on: the other articles' work is not lost.
+                    eprintln!("error: {e}");
+                    failed += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let out = match args.format {
+                Format::Text if streamed => "\n".to_string() + &quote_lines(&report),
+                Format::Text => format!("{}\n", report.summary) + &quote_lines(&report),
+                Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
+                Format::Json if many => {
+                    reports.push(report);
+                    continue;
+                }
+                Format::Json => {
+                    serde_json::to_string_pretty(&report).expect("report serialises") + "\n"
+                }
+            };
+            stdout
+                .write_all(out.as_bytes())
+                .and_then(|_| stdout.flush())
+                .at("<stdout>")?;
         }
-        let mut on_text = |piece: &str| {
-            if stream {
-                let _ = stdout.write_all(piece.as_bytes());
-                let _ = stdout.flush();
-            }
-        };
-        let report = article.and_then(|a| {
-            let mut report = summariser.summarise(&a, &options, &mut on_text)?;
-            if args.quotes {
-                let text = summariser.clean(&a.text);
-                let found = crate::tasks::quotes::run(
-                    &a.source,
-                    &text,
-                    args.to,
-                    summariser.model(),
-                    false,
-                    1,
-                )?;
-                report.quotes = Some(found.quotes);
-            }
-            Ok(report)
-        });
-        let report = match report {
-            Ok(r) => r,
-            Err(e) if many => {
-                // Name it and go on: the other articles' work is not lost.
-                eprintln!("error: {e}");
-                failed += 1;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let out = match args.format {
-            Format::Text if stream => "\n".to_string() + &quote_lines(&report),
-            Format::Text => format!("{}\n", report.summary) + &quote_lines(&report),
-            Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
-            Format::Json if many => {
-                reports.push(report);
-                continue;
-            }
-            Format::Json => {
-                serde_json::to_string_pretty(&report).expect("report serialises") + "\n"
-            }
-        };
-        stdout
-            .write_all(out.as_bytes())
-            .and_then(|_| stdout.flush())
-            .at("<stdout>")?;
     }
     if args.format == Format::Json && many {
         let all: &[SummaryReport] = &reports;

@@ -242,20 +242,48 @@ impl Loaded {
         seed: u64,
         beams: usize,
     ) -> Result<generate::Generation> {
+        let config = self.config(max_tokens, extra_stops, temperature, seed, beams);
+        generate::generate(&mut self.model, ids, &config, &mut |_| {})
+    }
+
+    /// [`Loaded::generate`] for each of `prompts`, up to `width` decoding together
+    /// ([`generate::generate_batch`]); the results in order, a prompt that cannot run getting
+    /// its error.
+    pub fn generate_batch(
+        &mut self,
+        prompts: &[Vec<u32>],
+        max_tokens: usize,
+        temperature: Option<f64>,
+        seed: u64,
+        width: usize,
+    ) -> Result<Vec<Result<generate::Generation>>> {
+        let config = self.config(max_tokens, &[], temperature, seed, 1);
+        generate::generate_batch(&mut self.model, prompts, &config, width)
+    }
+
+    /// The generation settings of a request: the registry's sampling with `temperature` in
+    /// place of its own when given, and the model's stop rules with `extra_stops`.
+    fn config(
+        &self,
+        max_tokens: usize,
+        extra_stops: &[&str],
+        temperature: Option<f64>,
+        seed: u64,
+        beams: usize,
+    ) -> generate::GenerateConfig {
         let mut params = self.spec.sampling;
         if let Some(t) = temperature {
             params.temperature = t;
         }
         let mut stop_texts = self.stop_texts.clone();
         stop_texts.extend(extra_stops.iter().map(|s| s.to_string()));
-        let config = generate::GenerateConfig {
+        generate::GenerateConfig {
             max_tokens,
             stop_ids: self.stop_ids.clone(),
             stop_texts,
             sampler: generate::SamplerConfig { params, seed },
             beams,
             speculate: self.speculate,
-        };
-        generate::generate(&mut self.model, ids, &config, &mut |_| {})
+        }
     }
 }
