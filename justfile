@@ -25,6 +25,13 @@ bench:
 bench-anchor:
     bash scripts/llamacpp.sh llama-bench
 
+# Every way of summarising the example articles (extractive, hybrid, abstractive with and without
+# drafts, four decoding together), beside llama.cpp's completion and n-gram speculation on the
+# same prompts; builds llama.cpp's tools into the cache once.
+bench-summarise REPEAT="3": build
+    bash scripts/llamacpp.sh llama-completion llama-speculative-simple
+    target/release/summarise bench --task summarise -r {{REPEAT}} --vs-llamacpp examples/articles/*.txt
+
 # Every GGUF registry model through `summarise bench`: ours beside llama.cpp, then candle's modules.
 bench-compare THREADS="2" REPEAT="3": build bench-anchor
     bash scripts/bench-compare.sh {{THREADS}} {{REPEAT}}

@@ -4,6 +4,7 @@
 # Usage:
 #   scripts/llamacpp.sh [TARGET...]        # default target: llama-tokenize
 #   scripts/llamacpp.sh llama-tokenize llama-bench llama-completion
+#   scripts/llamacpp.sh llama-completion llama-speculative-simple   # bench --task summarise
 #
 # llama.cpp is taken from the llama-cpp-python source distribution (pinned below), whose
 # vendor/llama.cpp is llama.cpp commit 0c1e57098. The sdist is fetched with `pip download`
@@ -141,8 +142,9 @@ if [ ! -f "$SRC/CMakeLists.txt" ]; then
     rm -rf "$tmp"
 fi
 
-# Configure (once) and build the missing targets.
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+# Configure (once; again for a tree configured without the examples, where
+# llama-speculative-simple lives) and build the missing targets.
+if [ ! -f "$BUILD/CMakeCache.txt" ] || grep -q '^LLAMA_BUILD_EXAMPLES:BOOL=OFF' "$BUILD/CMakeCache.txt"; then
     log "configuring in $BUILD with: $(echo "$ISA" | grep -v '^#' | tr '\n' ' ')"
     # shellcheck disable=SC2046 # one flag a line, none with spaces
     cmake -S "$SRC" -B "$BUILD" \
@@ -152,7 +154,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         -DLLAMA_BUILD_SERVER=OFF \
         -DBUILD_SHARED_LIBS=OFF \
         -DLLAMA_BUILD_TESTS=OFF \
-        -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_EXAMPLES=ON \
         -DLLAMA_BUILD_APP=OFF \
         -DLLAMA_USE_PREBUILT_UI=OFF >&2
     echo "$ISA" > "$ISA_FILE"

@@ -525,3 +525,38 @@ fn eval_quotes_meets_its_bars_on_both_annotated_sets() {
         );
     }
 }
+
+#[test]
+fn bench_task_summarise_names_missing_articles_before_any_model_work() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["bench", "--task", "summarise", "--offline"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs articles"));
+    summarise(&home)
+        .args([
+            "bench",
+            "--task",
+            "summarise",
+            "--offline",
+            "no-such-article.txt",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no-such-article.txt"));
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("binary.txt");
+    std::fs::write(&binary, b"\x00\x01\x02garbage").unwrap();
+    summarise(&home)
+        .args(["bench", "--task", "summarise", "--offline"])
+        .arg(&binary)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("binary.txt"));
+    summarise(&home)
+        .args(["bench", "--offline", "an-article.txt"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--task summarise"));
+}

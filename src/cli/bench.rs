@@ -7,16 +7,37 @@ use serde::Serialize;
 
 use super::Format;
 use crate::engine::{device, EngineKind};
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::models::Registry;
 use crate::tasks::anchor::{self, Anchor, Ratio};
 use crate::tasks::bench::{self, BenchOptions, BenchReport};
+use crate::tasks::bench_summarise;
 use crate::tasks::model;
 use crate::tasks::summarise::cpu_threads;
+use crate::text::input;
+
+/// What `summarise bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Task {
+    /// The model alone: load, prefill and decode of synthetic tokens, peak memory.
+    Model,
+    /// Summarising the given articles every way (extractive, hybrid, abstractive with and
+    /// without drafts, several decoding together), and llama.cpp on the same prompts with
+    /// `--vs-llamacpp`.
+    Summarise,
+}
 
 /// Options of `summarise bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Task::Model)]
+    pub task: Task,
+
+    /// Articles for `--task summarise` (text or HTML files).
+    #[arg(value_name = "FILE")]
+    pub articles: Vec<String>,
+
     /// Model: a registry id or a path to a .gguf file (default: the registry default).
     #[arg(long, short = 'm', value_name = "ID|PATH")]
     pub model: Option<String>,
@@ -46,8 +67,9 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub beams: u16,
 
-    /// Also run llama.cpp's llama-bench on the same file and threads (`just bench-anchor`
-    /// builds it), and report ours over theirs.
+    /// Also run llama.cpp on the same file and threads, and report ours over theirs:
+    /// llama-bench (`just bench-anchor` builds it), or with `--task summarise` its
+    /// llama-completion and llama-speculative-simple on our prompts.
     #[arg(long)]
     pub vs_llamacpp: bool,
 
@@ -67,9 +89,48 @@ struct Output {
 }
 
 pub(super) fn run(args: &BenchArgs, engine: EngineKind, offline: bool) -> Result<()> {
+    if args.task == Task::Model && !args.articles.is_empty() {
+        return Err(Error::Usage(format!(
+            "`{}` given, but only `--task summarise` reads articles",
+            args.articles[0]
+        )));
+    }
+    if args.task == Task::Summarise && args.articles.is_empty() {
+        return Err(Error::Usage(
+            "--task summarise needs articles to summarise, e.g. \
+             `summarise bench --task summarise examples/articles/*.txt`"
+                .into(),
+        ));
+    }
+    // Bad article files fail before a model is loaded.
+    let articles = args
+        .articles
+        .iter()
+        .map(|a| input::read(a))
+        .collect::<Result<Vec<_>>>()?;
     let device = device::open(args.device)?;
     let registry = Registry::load()?;
     let spec = model::resolve(args.model.as_deref(), &registry, offline)?;
+    if args.task == Task::Summarise {
+        let opts = bench_summarise::TaskBenchOptions {
+            repeat: args.repeat as usize,
+            engine,
+            vs_llamacpp: args.vs_llamacpp,
+        };
+        let report = bench_summarise::run(&spec, &device, &articles, &opts)?;
+        let text = match args.format {
+            Format::Json => {
+                serde_json::to_string_pretty(&report).expect("report serialises") + "\n"
+            }
+            Format::Jsonl => serde_json::to_string(&report).expect("report serialises") + "\n",
+            Format::Text => bench_summarise::table(&report),
+        };
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(text.as_bytes())
+            .and_then(|_| stdout.flush())
+            .at("<stdout>");
+    }
     let opts = BenchOptions {
         prompt_tokens: args.prompt_tokens as usize,
         decode_tokens: args.decode_tokens as usize,

@@ -3,7 +3,9 @@
 pub mod anchor;
 pub mod bandwidth;
 pub mod bench;
+pub mod bench_summarise;
 pub mod eval;
+pub mod llamacpp;
 pub mod model;
 pub mod parity;
 pub mod quotes;

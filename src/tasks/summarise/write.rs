@@ -46,6 +46,17 @@ impl Summariser {
         Ok((ids, coverage))
     }
 
+    /// The token ids of the request the model answers for an abstractive summary of
+    /// `article` (what a run with `options` would prefill), to run elsewhere.
+    pub fn abstractive_prompt(
+        &mut self,
+        article: &Article,
+        options: &SummaryOptions,
+    ) -> Result<Vec<u32>> {
+        let (text, _) = self.begin(article)?;
+        Ok(self.request(article, &text, options)?.0)
+    }
+
     /// Summarise every article of `articles` as [`Summariser::summarise`] does, in order, with
     /// up to `width` of the model's answers decoding together (abstractive summaries on an
     /// engine with batched steps; other modes go one by one). Each summary is the one the
