@@ -1,7 +1,9 @@
 //! Prefill products for K-quant weights (Q4_K, Q5_K, Q6_K) in integer arithmetic: each weight
 //! row is unpacked once per panel into bytes and 16-wide scales, then multiplied by Q8_K
-//! activations with AVX2 byte dot products, four tokens per pass over the row. Unpacking once
-//! for a whole prompt chunk is what makes this faster than the decode kernels there.
+//! activations with AVX2 byte dot products, four tokens per pass over the row; with VNNI, one
+//! `vpdpbusd` per 32 values and one scale multiply per 64 instead of two multiplies per 32.
+//! Unpacking once for a whole prompt chunk is what makes this faster than the decode kernels
+//! there.
 
 use super::act::{Q8K, QK_K as QK};
 use super::{f16_at, Isa};
@@ -14,6 +16,10 @@ pub(crate) struct Unpacked {
     /// `scale` laid out per 32-value chunk as the kernel uses it: eight copies of the chunk's
     /// first-half scale, then eight of its second-half scale.
     wide: [[i16; 16]; 8],
+    /// `scale` laid out per pair of 32-value chunks `(2k, 2k + 1)` as the VNNI kernel packs
+    /// their 4-value sums: four copies each of chunk 2k's first-half scale, then chunk
+    /// 2k + 1's, then the two second-half scales likewise.
+    pairs: [[i16; 16]; 4],
     scale: [i16; 16],
     mn: [i16; 16],
     d: f32,
@@ -25,6 +31,7 @@ impl Default for Unpacked {
         Unpacked {
             q: [0; QK],
             wide: [[0; 16]; 8],
+            pairs: [[0; 16]; 4],
             scale: [0; 16],
             mn: [0; 16],
             d: 0.0,
@@ -58,6 +65,14 @@ pub(crate) fn unpack(kind: Kind, b: &[u8], out: &mut Unpacked) {
     for c in 0..8 {
         out.wide[c][..8].fill(out.scale[2 * c]);
         out.wide[c][8..].fill(out.scale[2 * c + 1]);
+    }
+    for k in 0..4 {
+        let (a, b) = (2 * k, 2 * k + 1);
+        let p = &mut out.pairs[k];
+        p[0..4].fill(out.scale[2 * a]);
+        p[4..8].fill(out.scale[2 * b]);
+        p[8..12].fill(out.scale[2 * a + 1]);
+        p[12..16].fill(out.scale[2 * b + 1]);
     }
 }
 
@@ -123,9 +138,15 @@ fn unpack_values(kind: Kind, b: &[u8], out: &mut Unpacked) {
 /// Dot products of one unpacked row with up to four token rows: `out[t] = row . x[t]`.
 pub(crate) fn dot_x4(row: &[Unpacked], x: [&[Q8K]; 4], n: usize, out: &mut [f32; 4]) {
     #[cfg(target_arch = "x86_64")]
-    if fast() {
-        // SAFETY: `fast` checked that this CPU has AVX2 and FMA.
-        return unsafe { avx2::dot_x4(row, x, n, out) };
+    match Isa::current() {
+        // SAFETY: each arm runs only where the CPU has the sets its kernel is compiled for
+        // (every x86 CPU with VNNI also has AVX2 and FMA).
+        Isa::Vnni if std::arch::is_x86_feature_detected!("avx512vnni") => {
+            return unsafe { avx2::dot_x4_vnni512(row, x, n, out) };
+        }
+        Isa::Vnni => return unsafe { avx2::dot_x4_avxvnni(row, x, n, out) },
+        Isa::Avx2 => return unsafe { avx2::dot_x4(row, x, n, out) },
+        _ => {}
     }
     for t in 0..n {
         out[t] = dot_scalar(row, x[t]);
@@ -171,8 +192,85 @@ mod avx2 {
     use super::{Unpacked, Q8K};
     use std::arch::x86_64::*;
 
+    /// How a super-block's integer sums are formed.
+    const MADD: u8 = 0;
+    const VNNI512: u8 = 1;
+    const AVX_VNNI: u8 = 2;
+
+    /// [`dot_x4_with`] with AVX2 alone.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn dot_x4(row: &[Unpacked], x: [&[Q8K]; 4], n: usize, out: &mut [f32; 4]) {
+        dot_x4_with::<MADD>(row, x, n, out)
+    }
+
+    /// [`dot_x4_with`] with AVX512-VNNI's 256-bit `vpdpbusd`.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(super) unsafe fn dot_x4_vnni512(
+        row: &[Unpacked],
+        x: [&[Q8K]; 4],
+        n: usize,
+        out: &mut [f32; 4],
+    ) {
+        dot_x4_with::<VNNI512>(row, x, n, out)
+    }
+
+    /// [`dot_x4_with`] with AVX-VNNI's `vpdpbusd` (no AVX-512 needed).
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    pub(super) unsafe fn dot_x4_avxvnni(
+        row: &[Unpacked],
+        x: [&[Q8K]; 4],
+        n: usize,
+        out: &mut [f32; 4],
+    ) {
+        dot_x4_with::<AVX_VNNI>(row, x, n, out)
+    }
+
+    /// Eight sums of four byte products each, `q` unsigned and `a` signed.
+    #[inline(always)]
+    unsafe fn dot_bytes<const V: u8>(q: __m256i, a: __m256i) -> __m256i {
+        match V {
+            VNNI512 => _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, a),
+            _ => _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), q, a),
+        }
+    }
+
+    /// The scaled integer sum of chunks `2k` and `2k + 1` of a super-block against one token:
+    /// the two chunks' 4-value sums (at most 4 * 63 * 128, so they fit 16 bits exactly) packed
+    /// into one register and multiplied by their scales once.
+    #[inline(always)]
+    unsafe fn pair<const V: u8>(
+        w: &Unpacked,
+        k: usize,
+        qa: __m256i,
+        qb: __m256i,
+        blk: &Q8K,
+    ) -> __m256i {
+        let ld = |c: usize| _mm256_load_si256(blk.qs.as_ptr().add(32 * c) as *const __m256i);
+        let da = dot_bytes::<V>(qa, ld(2 * k));
+        let db = dot_bytes::<V>(qb, ld(2 * k + 1));
+        let s = _mm256_load_si256(w.pairs[k].as_ptr() as *const __m256i);
+        _mm256_madd_epi16(_mm256_packs_epi32(da, db), s)
+    }
+
+    /// AVX2's two multiplies per 32 values: chunk `c` of `w` against four tokens' blocks.
+    #[inline(always)]
+    unsafe fn madd_chunk(w: &Unpacked, c: usize, blk: [&Q8K; 4], acc: [&mut __m256i; 4]) {
+        let q = _mm256_load_si256(w.q.as_ptr().add(32 * c) as *const __m256i);
+        let s = _mm256_load_si256(w.wide[c].as_ptr() as *const __m256i);
+        for (b, i) in blk.into_iter().zip(acc) {
+            let a = _mm256_load_si256(b.qs.as_ptr().add(32 * c) as *const __m256i);
+            *i = _mm256_add_epi32(*i, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+        }
+    }
+
+    /// One unpacked row times four token rows; the same integer sums whichever `V`.
+    #[inline(always)]
+    unsafe fn dot_x4_with<const V: u8>(
+        row: &[Unpacked],
+        x: [&[Q8K]; 4],
+        n: usize,
+        out: &mut [f32; 4],
+    ) {
         // Always four tokens (the caller repeats one when it has fewer), so every loop below
         // has a constant bound and the accumulators stay in registers.
         let (x0, x1, x2, x3) = (x[0], x[1], x[2], x[3]);
@@ -203,15 +301,20 @@ mod avx2 {
                 _mm256_setzero_si256(),
                 _mm256_setzero_si256(),
             );
-            for c in 0..8 {
-                let q = _mm256_load_si256(w.q.as_ptr().add(32 * c) as *const __m256i);
-                let s = _mm256_load_si256(w.wide[c].as_ptr() as *const __m256i);
-                let ld =
-                    |blk: &Q8K| _mm256_load_si256(blk.qs.as_ptr().add(32 * c) as *const __m256i);
-                i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(_mm256_maddubs_epi16(q, ld(b0)), s));
-                i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(_mm256_maddubs_epi16(q, ld(b1)), s));
-                i2 = _mm256_add_epi32(i2, _mm256_madd_epi16(_mm256_maddubs_epi16(q, ld(b2)), s));
-                i3 = _mm256_add_epi32(i3, _mm256_madd_epi16(_mm256_maddubs_epi16(q, ld(b3)), s));
+            if V == MADD {
+                for c in 0..8 {
+                    madd_chunk(w, c, [b0, b1, b2, b3], [&mut i0, &mut i1, &mut i2, &mut i3]);
+                }
+            } else {
+                for k in 0..4 {
+                    let q =
+                        |c: usize| _mm256_load_si256(w.q.as_ptr().add(32 * c) as *const __m256i);
+                    let (qa, qb) = (q(2 * k), q(2 * k + 1));
+                    i0 = _mm256_add_epi32(i0, pair::<V>(w, k, qa, qb, b0));
+                    i1 = _mm256_add_epi32(i1, pair::<V>(w, k, qa, qb, b1));
+                    i2 = _mm256_add_epi32(i2, pair::<V>(w, k, qa, qb, b2));
+                    i3 = _mm256_add_epi32(i3, pair::<V>(w, k, qa, qb, b3));
+                }
             }
             a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(w.d * b0.d), a0);
             a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(w.d * b1.d), a1);
