@@ -560,3 +560,22 @@ fn bench_task_summarise_names_missing_articles_before_any_model_work() {
         .code(2)
         .stderr(predicate::str::contains("--task summarise"));
 }
+
+#[test]
+fn speculate_and_no_speculate_together_are_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    summarise(&home)
+        .args(["--speculate", "--no-speculate", "article.txt"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--no-speculate"));
+    // Either one alone goes before a subcommand or after it.
+    summarise(&home)
+        .args(["--no-speculate", "models", "list"])
+        .assert()
+        .success();
+    summarise(&home)
+        .args(["models", "list", "--speculate"])
+        .assert()
+        .success();
+}

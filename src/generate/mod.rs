@@ -39,17 +39,22 @@ pub struct GenerateConfig {
     pub speculate: bool,
 }
 
-/// Set to `1` (or `true`, `yes`, `on`) to check drafts when decoding greedily; `--speculate`.
+/// `1` (or `true`, `yes`, `on`) checks drafts when decoding greedily, `0` (or `false`, `no`,
+/// `off`) never does (`--speculate`, `--no-speculate`); unset, the CPU decides
+/// ([`crate::engine::native::drafts_pay`]).
 pub const SPECULATE_ENV: &str = "SUMMARISE_SPECULATE";
 
-/// Whether generations should check drafts, as `--speculate` or its variable ask.
+/// Whether generations should check drafts: as `--speculate`, `--no-speculate` or their
+/// variable say, else where a check's extra rows cost this CPU little enough to pay.
 pub fn speculation_wanted() -> bool {
-    std::env::var(SPECULATE_ENV).is_ok_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
+    match std::env::var(SPECULATE_ENV) {
+        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => crate::engine::native::drafts_pay(),
+        },
+        Err(_) => crate::engine::native::drafts_pay(),
+    }
 }
 
 /// What speculative decoding did in one generation.
