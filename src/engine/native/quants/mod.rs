@@ -76,12 +76,14 @@ pub(crate) trait SuperBlock: Sync + 'static {
     fn dequantize(b: &[u8], out: &mut [f32]);
     /// The scalar reference: one super-block times one Q8_K block, in integer arithmetic.
     fn dot(b: &[u8], a: &Q8K) -> f32;
-    /// Add one super-block times each of `T` Q8_K blocks to `acc[t]` (lanes summed later).
+    /// Add one super-block times each of `T` Q8_K blocks to `acc[t]` (lanes summed later),
+    /// with the byte products `V` names (`x86::MADD`, `VNNI512` or `AVX_VNNI`).
     ///
     /// # Safety
-    /// `b` points at a whole super-block; the caller has AVX2, FMA and F16C.
+    /// `b` points at a whole super-block; the caller has AVX2, FMA and F16C, and the VNNI
+    /// set `V` names.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn dot_avx2<const T: usize>(
+    unsafe fn dot_avx2<const V: u8, const T: usize>(
         b: *const u8,
         a: &[&Q8K; T],
         acc: &mut [std::arch::x86_64::__m256; T],
@@ -205,10 +207,14 @@ fn block32_format<F: Block32>(isa: Isa) -> Format {
 
 fn superblock_format<F: SuperBlock>(isa: Isa) -> Format {
     let (isa, gemv): (Isa, GemvFn) = match isa {
-        // VNNI's byte dot products do not help here: the sub-block scales multiply 16-bit
-        // partial sums, as on AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Vnni => (isa, x86::gemv_k_avx2::<F>),
+        Isa::Vnni if std::arch::is_x86_feature_detected!("avx512vnni") => {
+            (isa, x86::gemv_k_vnni512::<F>)
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Vnni => (isa, x86::gemv_k_avxvnni::<F>),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => (isa, x86::gemv_k_avx2::<F>),
         _ => (Isa::Scalar, scalar::gemv_k::<F>),
     };
     fn dequant<F: SuperBlock>(row: &[u8], out: &mut [f32]) {

@@ -192,10 +192,7 @@ mod avx2 {
     use super::{Unpacked, Q8K};
     use std::arch::x86_64::*;
 
-    /// How a super-block's integer sums are formed.
-    const MADD: u8 = 0;
-    const VNNI512: u8 = 1;
-    const AVX_VNNI: u8 = 2;
+    use super::super::x86::{scaled_pair, AVX_VNNI, MADD, VNNI512};
 
     /// [`dot_x4_with`] with AVX2 alone.
     #[target_feature(enable = "avx2,fma")]
@@ -225,15 +222,6 @@ mod avx2 {
         dot_x4_with::<AVX_VNNI>(row, x, n, out)
     }
 
-    /// Eight sums of four byte products each, `q` unsigned and `a` signed.
-    #[inline(always)]
-    unsafe fn dot_bytes<const V: u8>(q: __m256i, a: __m256i) -> __m256i {
-        match V {
-            VNNI512 => _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, a),
-            _ => _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), q, a),
-        }
-    }
-
     /// The scaled integer sum of chunks `2k` and `2k + 1` of a super-block against one token:
     /// the two chunks' 4-value sums (at most 4 * 63 * 128, so they fit 16 bits exactly) packed
     /// into one register and multiplied by their scales once.
@@ -246,10 +234,8 @@ mod avx2 {
         blk: &Q8K,
     ) -> __m256i {
         let ld = |c: usize| _mm256_load_si256(blk.qs.as_ptr().add(32 * c) as *const __m256i);
-        let da = dot_bytes::<V>(qa, ld(2 * k));
-        let db = dot_bytes::<V>(qb, ld(2 * k + 1));
         let s = _mm256_load_si256(w.pairs[k].as_ptr() as *const __m256i);
-        _mm256_madd_epi16(_mm256_packs_epi32(da, db), s)
+        scaled_pair::<V>(qa, ld(2 * k), qb, ld(2 * k + 1), s)
     }
 
     /// AVX2's two multiplies per 32 values: chunk `c` of `w` against four tokens' blocks.

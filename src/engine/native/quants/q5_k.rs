@@ -31,7 +31,7 @@ impl SuperBlock for Q5K {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn dot_avx2<const T: usize>(
+    unsafe fn dot_avx2<const V: u8, const T: usize>(
         b: *const u8,
         a: &[&Q8K; T],
         acc: &mut [std::arch::x86_64::__m256; T],
@@ -40,7 +40,7 @@ impl SuperBlock for Q5K {
         use std::arch::x86_64::*;
         let (low, one) = (_mm256_set1_epi8(0xF), _mm256_set1_epi8(1));
         let qh = loadu(b.add(16) as *const __m256i);
-        super::q4_k::dot_avx2_with(b, a, acc, |p| {
+        super::q4_k::dot_avx2_with::<V, T>(b, a, acc, |p| {
             let q = loadu(b.add(48 + 32 * p) as *const __m256i);
             // Bits 2p and 2p+1 of each high-bit byte, as bit 4.
             let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * p as i32));

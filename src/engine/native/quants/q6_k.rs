@@ -48,12 +48,12 @@ impl SuperBlock for Q6K {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn dot_avx2<const T: usize>(
+    unsafe fn dot_avx2<const V: u8, const T: usize>(
         b: *const u8,
         a: &[&Q8K; T],
         acc: &mut [std::arch::x86_64::__m256; T],
     ) {
-        use crate::engine::native::quants::x86::loadu;
+        use crate::engine::native::quants::x86::{loadu, scaled_pair, word_pair_scales, MADD};
         use std::arch::x86_64::*;
         // `d` is the last two bytes: read as the pair ending there.
         let d = crate::engine::native::quants::x86::f16_pair(b.add(206)).1;
@@ -85,6 +85,27 @@ impl SuperBlock for Q6K {
                     high(_mm256_srli_epi16::<6>(qh), three),
                 ),
             ];
+            if V != MADD {
+                // Chunks i and i + 1 together: one scale multiply per 64 values.
+                // This half's eight scales as 16-bit lanes, in both 128-bit lanes.
+                let words = _mm256_broadcastsi128_si256(match half {
+                    0 => _mm256_castsi256_si128(sc16),
+                    _ => _mm256_extracti128_si256::<1>(sc16),
+                });
+                for i in [0, 2] {
+                    let s = word_pair_scales(words, 2 * i, 2 * i + 2);
+                    for t in 0..T {
+                        let x = |c: usize| {
+                            _mm256_load_si256(
+                                a[t].qs.as_ptr().add(128 * half + 32 * c) as *const __m256i
+                            )
+                        };
+                        let p = scaled_pair::<V>(qs[i], x(i), qs[i + 1], x(i + 1), s);
+                        sumi[t] = _mm256_add_epi32(sumi[t], p);
+                    }
+                }
+                continue;
+            }
             for (i, &q) in qs.iter().enumerate() {
                 let j = 8 * half + 2 * i;
                 let s = _mm256_set_m128i(
