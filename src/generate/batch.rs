@@ -21,7 +21,9 @@ struct Running<'t> {
     next: u32,
     cached: usize,
     prefill_secs: f64,
-    decode_start: Instant,
+    /// Seconds of the batched steps it took part in: not the other prompts' prefills, which
+    /// it waits through.
+    decode_secs: f64,
 }
 
 impl Running<'_> {
@@ -32,7 +34,7 @@ impl Running<'_> {
             prompt_tokens: self.tail.prompt_len,
             cached_tokens: self.cached,
             prefill_secs: self.prefill_secs,
-            decode_secs: self.decode_start.elapsed().as_secs_f64(),
+            decode_secs: self.decode_secs,
             stop,
             alternatives: Vec::new(),
             speculation: Speculation::default(),
@@ -107,7 +109,7 @@ pub fn generate_batch(
                     next: first,
                     cached,
                     prefill_secs: start.elapsed().as_secs_f64(),
-                    decode_start: Instant::now(),
+                    decode_secs: 0.0,
                 };
                 match run.tail.push(first, config, &mut |_| {})? {
                     Some(stop) => results[index] = Some(Ok(run.finish(stop))),
@@ -131,6 +133,7 @@ pub fn generate_batch(
         if ids.is_empty() {
             break;
         }
+        let step = Instant::now();
         let logits = batch_of(lm)?.forward(&ids, &tokens, &at)?;
         let vocab = logits.len() / ids.len();
         picks.clear();
@@ -141,9 +144,11 @@ pub fn generate_batch(
                 .sample(&logits[row * vocab..(row + 1) * vocab], &run.tail.generated)?;
             picks.push(pick);
         }
+        let step_secs = step.elapsed().as_secs_f64();
         for (&slot, &pick) in ids.iter().zip(&picks) {
             let run = slots[slot].as_mut().expect("rows are running slots");
             run.next = pick;
+            run.decode_secs += step_secs;
             if let Some(stop) = run.tail.push(pick, config, &mut |_| {})? {
                 let run = slots[slot].take().expect("just used");
                 let index = run.index;

@@ -36,7 +36,8 @@ pub struct SummaryReport {
     pub generated_tokens: usize,
     /// Prompt processing speed, over the tokens run.
     pub prefill_tok_s: f64,
-    /// Generation speed.
+    /// Generation speed; decoded together with other articles, over the steps it took part
+    /// in (each of which also served the others).
     pub decode_tok_s: f64,
     /// Seconds to load the model.
     pub load_s: f64,
