@@ -686,3 +686,49 @@ fn bench_reports_the_memory_floor_from_the_files_tensor_sizes() {
     let share = floor["share"].as_f64().unwrap();
     assert!(share > 0.0 && share < 1.5, "{json}");
 }
+
+#[test]
+fn quotations_translated_together_are_those_translated_one_at_a_time() {
+    use summarise::tasks::translate::{QuoteRequest, Translator};
+    use summarise::text::lang::Lang;
+    if common::model_file(ID).is_none() {
+        return;
+    }
+    let registry = summarise::models::Registry::load().unwrap();
+    let spec = summarise::tasks::model::resolve(Some(ID), &registry, true).unwrap();
+    let mut loaded = summarise::tasks::model::Loaded::new(
+        spec,
+        &candle_core::Device::Cpu,
+        summarise::engine::EngineKind::Native,
+    )
+    .unwrap();
+    let (es, en) = (Lang::parse("es").unwrap(), Lang::parse("en").unwrap());
+    // Quotations we wrote, of different lengths, so the answers end at different steps.
+    let quotes = [
+        ("No vamos a cerrar el puerto", "Marta Quiroga", "«No vamos a cerrar el puerto», dijo Marta Quiroga."),
+        ("Los barcos esperan desde el lunes y nadie nos dice cuándo podrán salir", "el capitán", "«Los barcos esperan desde el lunes y nadie nos dice cuándo podrán salir», se quejó el capitán."),
+        ("Es una buena noticia", "la alcaldesa", "«Es una buena noticia», afirmó la alcaldesa."),
+    ];
+    let requests: Vec<QuoteRequest> = quotes
+        .iter()
+        .map(|&(text, speaker, context)| QuoteRequest {
+            text,
+            speaker,
+            context,
+            from: es,
+        })
+        .collect();
+    let mut t = Translator::new(&mut loaded);
+    let alone: Vec<String> = quotes
+        .iter()
+        .map(|&(text, speaker, context)| t.quote(text, speaker, context, es, en).unwrap())
+        .collect();
+    let together = t.quotes(&requests, en, 2).unwrap();
+    assert_eq!(alone, together);
+    assert!(
+        together
+            .iter()
+            .all(|q| q.starts_with('“') && q.ends_with('”')),
+        "{together:?}"
+    );
+}

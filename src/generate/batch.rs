@@ -53,12 +53,39 @@ pub fn generate_batch(
     config: &GenerateConfig,
     width: usize,
 ) -> Result<Vec<Result<Generation>>> {
+    let limits = vec![config.max_tokens; prompts.len()];
+    generate_batch_limited(model, prompts, &limits, config, width)
+}
+
+/// [`generate_batch`] with a token limit of its own for each prompt (`max_tokens[i]` in place
+/// of `config.max_tokens`), as [`generate`] with that limit would run it.
+pub fn generate_batch_limited(
+    model: &mut LoadedModel,
+    prompts: &[Vec<u32>],
+    max_tokens: &[usize],
+    config: &GenerateConfig,
+    width: usize,
+) -> Result<Vec<Result<Generation>>> {
+    if max_tokens.len() != prompts.len() {
+        return Err(Error::Usage(format!(
+            "{} token limits for {} prompts",
+            max_tokens.len(),
+            prompts.len()
+        )));
+    }
     let most = model.lm.batch().map_or(0, |b| b.max_batch());
     let width = width.min(most).min(prompts.len());
     if width <= 1 || config.beams > 1 {
         return Ok(prompts
             .iter()
-            .map(|p| generate(model, p, config, &mut |_| {}))
+            .zip(max_tokens)
+            .map(|(p, &max_tokens)| {
+                let config = GenerateConfig {
+                    max_tokens,
+                    ..config.clone()
+                };
+                generate(model, p, &config, &mut |_| {})
+            })
             .collect());
     }
     let context = model.info.context_length;
@@ -77,7 +104,7 @@ pub fn generate_batch(
     // Every slot's cache is sized for the longest request, before any is adopted.
     let positions = runnable
         .iter()
-        .map(|&i| (prompts[i].len() + config.max_tokens).min(context))
+        .map(|&i| (prompts[i].len() + max_tokens[i]).min(context))
         .max()
         .unwrap_or(1);
     let mut pending = runnable.into_iter();
@@ -104,7 +131,7 @@ pub fn generate_batch(
                 let first = sampler.sample(logits, &[])?;
                 let mut run = Running {
                     index,
-                    tail: Tail::new(tokenizer, prompt.len(), context, config.max_tokens),
+                    tail: Tail::new(tokenizer, prompt.len(), context, max_tokens[index]),
                     sampler,
                     next: first,
                     cached,

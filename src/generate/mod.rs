@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::engine::LoadedModel;
 use crate::error::{Error, Result};
-pub use batch::generate_batch;
+pub use batch::{generate_batch, generate_batch_limited};
 use draft::Drafter;
 pub use sampler::{Sampler, SamplerConfig};
 use tail::Tail;

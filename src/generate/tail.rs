@@ -24,10 +24,12 @@ pub(super) struct Tail<'t> {
     text_ends: Vec<usize>,
     pub(super) prompt_len: usize,
     context: usize,
+    max_tokens: usize,
 }
 
 impl<'t> Tail<'t> {
-    /// An empty output after a prompt of `prompt_len` tokens, in a context of `context`.
+    /// An empty output after a prompt of `prompt_len` tokens, in a context of `context`, of
+    /// at most `max_tokens` tokens.
     pub(super) fn new(
         tokenizer: &'t crate::engine::Tokenizer,
         prompt_len: usize,
@@ -41,6 +43,7 @@ impl<'t> Tail<'t> {
             text_ends: Vec::with_capacity(max_tokens),
             prompt_len,
             context,
+            max_tokens,
         }
     }
 
@@ -76,7 +79,7 @@ impl<'t> Tail<'t> {
             self.text.truncate(self.text_ends[keep - 1]);
             return Ok(Some(StopReason::Repetition));
         }
-        if self.generated.len() >= config.max_tokens {
+        if self.generated.len() >= self.max_tokens {
             return Ok(Some(StopReason::MaxTokens));
         }
         if self.position() + 1 >= self.context {

@@ -261,6 +261,20 @@ impl Loaded {
         generate::generate_batch(&mut self.model, prompts, &config, width)
     }
 
+    /// [`Loaded::generate_batch`] with a token limit for each prompt and `extra_stops`.
+    pub fn generate_batch_limited(
+        &mut self,
+        prompts: &[Vec<u32>],
+        max_tokens: &[usize],
+        extra_stops: &[&str],
+        temperature: Option<f64>,
+        seed: u64,
+        width: usize,
+    ) -> Result<Vec<Result<generate::Generation>>> {
+        let config = self.config(0, extra_stops, temperature, seed, 1);
+        generate::generate_batch_limited(&mut self.model, prompts, max_tokens, &config, width)
+    }
+
     /// The generation settings of a request: the registry's sampling with `temperature` in
     /// place of its own when given, and the model's stop rules with `extra_stops`.
     fn config(

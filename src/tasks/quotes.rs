@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::generate::{choose, template};
 use crate::tasks::model::Loaded;
-use crate::tasks::translate::Translator;
+use crate::tasks::translate::{QuoteRequest, Translator};
 use crate::text::lang::Lang;
 use crate::text::quotes::{self, AttributedBy, Quote, Scan, Speaker};
 use crate::text::{langid, sentences};
@@ -14,6 +14,10 @@ use crate::text::{langid, sentences};
 /// A model-chosen speaker is kept only when the model gives it at least this probability
 /// among the article's names and "nobody".
 const MODEL_SPEAKER_MIN: f64 = 0.5;
+
+/// Quotations of one article translated together (greedy): each gets the translation it gets
+/// alone, in about half the decode time for four.
+const TRANSLATED_TOGETHER: usize = 4;
 
 /// One quotation as reported.
 #[derive(Debug, Clone, Serialize)]
@@ -53,26 +57,47 @@ pub fn run(
         (true, Some(loaded)) => find_with_model(loaded, text)?,
         _ => quotes::find(text),
     };
-    let mut translator = model.map(|m| Translator::new(m).with_beams(beams));
-    let mut records = Vec::new();
-    for quote in found {
-        let lang = langid::detect_with_prior(&quote.text, article_lang);
-        let translation = match (to, lang, translator.as_mut()) {
-            (Some(to), Some(from), Some(t)) if to != from => {
-                let speaker = quote
-                    .speaker
-                    .as_ref()
-                    .map_or("someone", |s| s.name.as_str());
-                let context = sentence_around(text, quote.start, quote.end);
-                Some(t.quote(&quote.text, speaker, &context, from, to)?)
-            }
-            _ => None,
-        };
-        records.push(QuoteRecord {
+    let langs: Vec<Option<Lang>> = found
+        .iter()
+        .map(|q| langid::detect_with_prior(&q.text, article_lang))
+        .collect();
+    let mut records: Vec<QuoteRecord> = found
+        .into_iter()
+        .zip(&langs)
+        .map(|(quote, lang)| QuoteRecord {
             quote,
             lang: lang.map(|l| l.code),
-            translation,
-        });
+            translation: None,
+        })
+        .collect();
+    if let (Some(to), Some(model)) = (to, model) {
+        let todo: Vec<usize> = (0..records.len())
+            .filter(|&i| langs[i].is_some_and(|from| from != to))
+            .collect();
+        let contexts: Vec<String> = todo
+            .iter()
+            .map(|&i| sentence_around(text, records[i].quote.start, records[i].quote.end))
+            .collect();
+        let requests: Vec<QuoteRequest> = todo
+            .iter()
+            .zip(&contexts)
+            .map(|(&i, context)| QuoteRequest {
+                text: &records[i].quote.text,
+                speaker: records[i]
+                    .quote
+                    .speaker
+                    .as_ref()
+                    .map_or("someone", |s| s.name.as_str()),
+                context,
+                from: langs[i].expect("filtered above"),
+            })
+            .collect();
+        let mut translator = Translator::new(model).with_beams(beams);
+        let translated = translator.quotes(&requests, to, TRANSLATED_TOGETHER)?;
+        drop(requests);
+        for (i, t) in todo.into_iter().zip(translated) {
+            records[i].translation = Some(t);
+        }
     }
     Ok(QuotesReport {
         input: input.to_string(),

@@ -20,6 +20,14 @@ pub struct Translated {
     pub seconds: f64,
 }
 
+/// A quotation to translate: its words, who says them, the sentence around them, their language.
+pub struct QuoteRequest<'q> {
+    pub text: &'q str,
+    pub speaker: &'q str,
+    pub context: &'q str,
+    pub from: Lang,
+}
+
 /// Translates with a loaded model.
 pub struct Translator<'a> {
     loaded: &'a mut Loaded,
@@ -200,11 +208,51 @@ impl<'a> Translator<'a> {
         from: Lang,
         to: Lang,
     ) -> Result<String> {
-        let p = &self.loaded.spec.prompts.translate;
-        let user = fill(&p.quote, from, to, text, speaker, context);
+        let user = self.quote_request(text, speaker, context, from, to);
         let out = self.ask(from, to, &user, text)?;
-        let (open, close) = marks(to);
-        Ok(format!("{open}{}{close}", strip_marks(&out)))
+        Ok(in_marks(&out, to))
+    }
+
+    /// [`Translator::quote`] for each of `quotes`, up to `width` greedy answers decoding
+    /// together ([`generate::generate_batch_limited`](crate::generate::generate_batch_limited)):
+    /// the same translations as one at a time. A beam search goes one at a time.
+    pub fn quotes(
+        &mut self,
+        quotes: &[QuoteRequest<'_>],
+        to: Lang,
+        width: usize,
+    ) -> Result<Vec<String>> {
+        if self.beams > 1 || width <= 1 || quotes.len() <= 1 {
+            return quotes
+                .iter()
+                .map(|q| self.quote(q.text, q.speaker, q.context, q.from, to))
+                .collect();
+        }
+        let (mut prompts, mut limits) = (Vec::new(), Vec::new());
+        for q in quotes {
+            let user = self.quote_request(q.text, q.speaker, q.context, q.from, to);
+            let (ids, budget) = self.request(q.from, to, &[], &user, q.text)?;
+            prompts.push(ids);
+            limits.push(budget);
+        }
+        self.loaded
+            .generate_batch_limited(&prompts, &limits, &["\n\n"], Some(0.0), 1, width)?
+            .into_iter()
+            .map(|g| Ok(in_marks(g?.text.trim(), to)))
+            .collect()
+    }
+
+    /// The request to translate a quotation.
+    fn quote_request(
+        &self,
+        text: &str,
+        speaker: &str,
+        context: &str,
+        from: Lang,
+        to: Lang,
+    ) -> String {
+        let p = &self.loaded.spec.prompts.translate;
+        fill(&p.quote, from, to, text, speaker, context)
     }
 
     /// Translate `text` sentence by sentence, keeping its lines: every sentence is sent on its
@@ -237,6 +285,27 @@ impl<'a> Translator<'a> {
         user: &str,
         source: &str,
     ) -> Result<Vec<String>> {
+        let (ids, budget) = self.request(from, to, examples, user, source)?;
+        let gen = self
+            .loaded
+            .generate(&ids, budget, &["\n\n"], Some(0.0), 1, self.beams)?;
+        Ok(std::iter::once(gen.text)
+            .chain(gen.alternatives)
+            .map(|t| t.trim().to_string())
+            .collect())
+    }
+
+    /// The token ids of `user` after the translator's system turn and `examples`, and the
+    /// answer's token budget: room for a longer target language than `source`, never
+    /// unbounded.
+    fn request(
+        &self,
+        from: Lang,
+        to: Lang,
+        examples: &[(String, String)],
+        user: &str,
+        source: &str,
+    ) -> Result<(Vec<u32>, usize)> {
         let system = fill(
             &self.loaded.spec.prompts.translate.system,
             from,
@@ -252,16 +321,14 @@ impl<'a> Translator<'a> {
             .tokenizer
             .encode(source, false, false)?
             .len();
-        // Room for a longer target language, never unbounded.
-        let budget = (source_tokens * 3 + 16).min(1024);
-        let gen = self
-            .loaded
-            .generate(&ids, budget, &["\n\n"], Some(0.0), 1, self.beams)?;
-        Ok(std::iter::once(gen.text)
-            .chain(gen.alternatives)
-            .map(|t| t.trim().to_string())
-            .collect())
+        Ok((ids, (source_tokens * 3 + 16).min(1024)))
     }
+}
+
+/// A translated quotation in `to`'s quotation marks.
+fn in_marks(answer: &str, to: Lang) -> String {
+    let (open, close) = marks(to);
+    format!("{open}{}{close}", strip_marks(answer))
 }
 
 /// The first of `answers` (best first, never empty) whose quotation marks are all closed,
