@@ -43,6 +43,8 @@ pub struct Row {
     pub decode_tok_s: Option<f64>,
     /// Share of drafted tokens kept, where drafts were checked.
     pub acceptance: Option<f64>,
+    /// Tokens generated per forward pass after the prompt's, where drafts were checked.
+    pub tokens_per_pass: Option<f64>,
     /// Whether every summary is the one plain greedy decoding writes (abstractive rows).
     pub same_as_greedy: Option<bool>,
 }
@@ -74,6 +76,7 @@ struct Totals {
     decode: Vec<f64>,
     drafted: usize,
     accepted: usize,
+    passes: usize,
     summaries: Vec<String>,
 }
 
@@ -96,6 +99,8 @@ impl Totals {
             decode_tok_s: rate(&mut self.decode),
             acceptance: (self.drafted > 0)
                 .then(|| round(self.accepted as f64 / self.drafted as f64, 3)),
+            tokens_per_pass: (self.drafted > 0 && self.passes > 0)
+                .then(|| round((self.passes + self.accepted) as f64 / self.passes as f64, 2)),
             same_as_greedy: greedy.map(|g| g == self.summaries.as_slice()),
         }
     }
@@ -119,6 +124,7 @@ impl Totals {
             if let Some(s) = &r.speculation {
                 self.drafted += s.drafted;
                 self.accepted += s.accepted;
+                self.passes += s.passes;
             }
         }
         if self.summaries.is_empty() {
@@ -247,6 +253,8 @@ pub fn run(
                     dec = (dec.0 + a.decoded as f64, dec.1 + a.decode_secs);
                     t.drafted += a.drafted;
                     t.accepted += a.accepted;
+                    // Each pass decodes one token and the drafts it kept.
+                    t.passes += a.decoded.saturating_sub(a.accepted);
                 }
                 t.seconds.push(secs.0);
                 if pre > 0.0 {
@@ -292,14 +300,15 @@ pub fn run(
 /// The report as a table.
 pub fn table(r: &TaskBenchReport) -> String {
     let mut s = format!(
-        "model {} on {} ({}), {} threads; {} articles, median of {}\n\n{:<10} {:<40} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}\n",
+        "model {} on {} ({}), {} threads; {} articles, median of {}\n\n{:<10} {:<40} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>7}\n",
         r.model, r.device, r.cpu, r.threads, r.articles, r.repeat,
-        "engine", "setting", "s/article", "art/min", "pp tok/s", "tg tok/s", "accept", "greedy"
+        "engine", "setting", "s/article", "art/min", "pp tok/s", "tg tok/s", "accept", "tok/pass",
+        "greedy"
     );
     let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
     for row in &r.rows {
         s += &format!(
-            "{:<10} {:<40} {:>9.2} {:>9.2} {:>9} {:>9} {:>7} {:>7}\n",
+            "{:<10} {:<40} {:>9.2} {:>9.2} {:>9} {:>9} {:>7} {:>8} {:>7}\n",
             row.engine,
             row.setting,
             row.seconds_per_article,
@@ -307,6 +316,7 @@ pub fn table(r: &TaskBenchReport) -> String {
             opt(row.prefill_tok_s),
             opt(row.decode_tok_s),
             opt(row.acceptance),
+            opt(row.tokens_per_pass),
             row.same_as_greedy
                 .map_or("-", |same| if same { "same" } else { "DIFFERS" }),
         );
