@@ -73,11 +73,23 @@ pub fn read_gib_s(threads: usize, passes: usize) -> f64 {
     best
 }
 
-/// Wrapping sum with independent lanes, so the loads, not the adds, set the pace.
+/// How far ahead the sum prefetches, in bytes: as the decode kernels do, whose weights
+/// stream the same way (without it one core keeps too few lines in flight: on AMD EPYC Zen 4
+/// the probe read 4.5-9 GiB/s while decode itself read 27).
+const PREFETCH_BYTES: usize = 3072;
+
+/// Wrapping sum with independent lanes, so the loads, not the adds, set the pace; each
+/// 64-byte block prefetches the one `PREFETCH_BYTES` ahead.
 fn sum(words: &[u64]) -> u64 {
     let mut lanes = [0u64; 8];
     let mut blocks = words.chunks_exact(8);
     for block in &mut blocks {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let ahead = block.as_ptr().wrapping_byte_add(PREFETCH_BYTES) as *const i8;
+            // SAFETY: SSE is part of x86-64; a prefetch never faults, even past the buffer.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ahead) };
+        }
         for (lane, &w) in lanes.iter_mut().zip(block) {
             *lane = lane.wrapping_add(w);
         }
