@@ -150,7 +150,7 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
                 },
             )
             .unzip();
-        let mut done: Vec<Result<SummaryReport>> = if group == 1 {
+        let done: Vec<Result<SummaryReport>> = if group == 1 {
             let spec = &specs[0];
             if many && args.format == Format::Text {
                 let _ = writeln!(stdout, "== {spec}");
@@ -181,7 +181,7 @@ pub(super) fn run(inputs: &[String], args: &RunArgs) -> Result<()> {
                 })
                 .collect()
         };
-        for ((spec, article), report) in specs.iter().zip(&articles).zip(done.drain(..)) {
+        for ((spec, article), report) in specs.iter().zip(&articles).zip(done) {
             if many && group > 1 && args.format == Format::Text {
                 let _ = writeln!(stdout, "== {spec}");
             }

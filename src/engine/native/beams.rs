@@ -59,10 +59,7 @@ impl Decoder {
         for (layer, cache) in beams.caches.iter_mut().zip(&s.caches) {
             layer.truncate(width);
             for beam in layer.iter_mut() {
-                match beam.same_shape(cache) {
-                    true => beam.copy_positions(cache, heads, 0..pos),
-                    false => *beam = cache.clone(),
-                }
+                beam.take_prefix(cache, heads, pos);
             }
             layer.resize_with(width, || cache.clone());
         }
@@ -161,10 +158,8 @@ impl Decoder {
         for (layer, cache) in beams.caches.iter_mut().zip(&s.caches) {
             if layer.len() <= slot {
                 layer.resize_with(slot + 1, || cache.clone());
-            } else if layer[slot].same_shape(cache) {
-                layer[slot].copy_positions(cache, heads, 0..pos);
             } else {
-                layer[slot] = cache.clone();
+                layer[slot].take_prefix(cache, heads, pos);
             }
         }
         Ok(())

@@ -133,6 +133,15 @@ impl LayerCache {
         }
     }
 
+    /// Take positions `0..pos` of `src`: copied where this cache has its shape, else by
+    /// becoming a copy of it (a beam or slot made before the caches grew).
+    pub(crate) fn take_prefix(&mut self, src: &LayerCache, heads: Heads, pos: usize) {
+        match self.same_shape(src) {
+            true => self.copy_positions(src, heads, 0..pos),
+            false => *self = src.clone(),
+        }
+    }
+
     /// Append the keys, then the values, of positions `range` to `out`.
     pub(crate) fn save_positions(
         &self,

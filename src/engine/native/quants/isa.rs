@@ -51,11 +51,7 @@ impl Isa {
                 && std::arch::is_x86_feature_detected!("f16c");
             if avx2 {
                 v.push(Isa::Avx2);
-                let vnni512 = std::arch::is_x86_feature_detected!("avx512vnni")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && std::arch::is_x86_feature_detected!("avx512f");
-                if vnni512 || std::arch::is_x86_feature_detected!("avxvnni") {
+                if Isa::vnni512() || std::arch::is_x86_feature_detected!("avxvnni") {
                     v.push(Isa::Vnni);
                 }
             }
@@ -67,6 +63,16 @@ impl Isa {
             }
         }
         v
+    }
+
+    /// Whether the CPU has AVX512-VNNI with the AVX-512 sets its 256-bit kernels are compiled
+    /// with (F, BW, VL): [`Isa::Vnni`] then takes those, else AVX-VNNI's.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn vnni512() -> bool {
+        std::arch::is_x86_feature_detected!("avx512vnni")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512f")
     }
 
     /// Whether this CPU can run `self`.

@@ -175,9 +175,7 @@ impl Format {
 fn block32_format<F: Block32>(isa: Isa) -> Format {
     let (isa, gemv): (Isa, GemvFn) = match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Vnni if std::arch::is_x86_feature_detected!("avx512vnni") => {
-            (isa, x86::gemv32_vnni512::<F>)
-        }
+        Isa::Vnni if Isa::vnni512() => (isa, x86::gemv32_vnni512::<F>),
         #[cfg(target_arch = "x86_64")]
         Isa::Vnni => (isa, x86::gemv32_avxvnni::<F>),
         #[cfg(target_arch = "x86_64")]
@@ -208,9 +206,7 @@ fn block32_format<F: Block32>(isa: Isa) -> Format {
 fn superblock_format<F: SuperBlock>(isa: Isa) -> Format {
     let (isa, gemv): (Isa, GemvFn) = match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Vnni if std::arch::is_x86_feature_detected!("avx512vnni") => {
-            (isa, x86::gemv_k_vnni512::<F>)
-        }
+        Isa::Vnni if Isa::vnni512() => (isa, x86::gemv_k_vnni512::<F>),
         #[cfg(target_arch = "x86_64")]
         Isa::Vnni => (isa, x86::gemv_k_avxvnni::<F>),
         #[cfg(target_arch = "x86_64")]

@@ -141,7 +141,7 @@ pub(crate) fn dot_x4(row: &[Unpacked], x: [&[Q8K]; 4], n: usize, out: &mut [f32;
     match Isa::current() {
         // SAFETY: each arm runs only where the CPU has the sets its kernel is compiled for
         // (every x86 CPU with VNNI also has AVX2 and FMA).
-        Isa::Vnni if std::arch::is_x86_feature_detected!("avx512vnni") => {
+        Isa::Vnni if Isa::vnni512() => {
             return unsafe { avx2::dot_x4_vnni512(row, x, n, out) };
         }
         Isa::Vnni => return unsafe { avx2::dot_x4_avxvnni(row, x, n, out) },

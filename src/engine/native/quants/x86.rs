@@ -279,46 +279,46 @@ unsafe fn gemv32<F: Block32, const V: u8>(
     }
 }
 
-/// A public entry point compiled for one instruction set: `gemv32` with `$dot`'s byte dot
-/// products under `$features`.
-macro_rules! gemv32_entry {
-    ($(#[$doc:meta])* $name:ident, $features:literal, $dot:ident) => {
+/// A public entry point compiled for one instruction set: the matrix product `$inner` for
+/// formats of `$format` with `$dot`'s byte dot products, under `$features`.
+macro_rules! gemv_entry {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $dot:ident, $format:ident, $inner:ident) => {
         $(#[$doc])*
         #[target_feature(enable = $features)]
-        pub(crate) unsafe fn $name<F: Block32>(
+        pub(crate) unsafe fn $name<F: $format>(
             w: &[u8],
             rows: Range<usize>,
             act: &Act<'_>,
             out: SharedMut<f32>,
             stride: usize,
         ) {
-            gemv32::<F, $dot>(w, rows, act, out, stride)
+            $inner::<F, $dot>(w, rows, act, out, stride)
         }
     };
 }
 
-gemv32_entry!(
+gemv_entry!(
     /// Rows `rows` of a 32-value block matrix times every activation row, with AVX2.
     ///
     /// # Safety
     /// The CPU has AVX2, FMA and F16C; `w` holds the rows and `act` rows of the matrix's
     /// width; `out` has room for `act.m` rows of `stride`, and no other thread writes columns
     /// `rows`.
-    gemv32_avx2, "avx2,fma,f16c", MADD
+    gemv32_avx2, "avx2,fma,f16c", MADD, Block32, gemv32
 );
-gemv32_entry!(
+gemv_entry!(
     /// [`gemv32_avx2`] with AVX512-VNNI's 256-bit byte dot products.
     ///
     /// # Safety
     /// As for [`gemv32_avx2`], and the CPU has AVX512F, AVX512BW, AVX512VL and AVX512-VNNI.
-    gemv32_vnni512, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", VNNI512
+    gemv32_vnni512, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", VNNI512, Block32, gemv32
 );
-gemv32_entry!(
+gemv_entry!(
     /// [`gemv32_avx2`] with AVX-VNNI's byte dot products (no AVX-512 needed).
     ///
     /// # Safety
     /// As for [`gemv32_avx2`], and the CPU has AVX-VNNI.
-    gemv32_avxvnni, "avx2,fma,f16c,avxvnni", AVX_VNNI
+    gemv32_avxvnni, "avx2,fma,f16c,avxvnni", AVX_VNNI, Block32, gemv32
 );
 
 /// One K-quant row times activation rows `t0..t0 + T`.
@@ -371,43 +371,25 @@ unsafe fn gemv_k<F: SuperBlock, const V: u8>(
     }
 }
 
-/// A public entry point compiled for one instruction set: `gemv_k` with `$v`'s byte
-/// products under `$features`.
-macro_rules! gemv_k_entry {
-    ($(#[$doc:meta])* $name:ident, $features:literal, $v:ident) => {
-        $(#[$doc])*
-        #[target_feature(enable = $features)]
-        pub(crate) unsafe fn $name<F: SuperBlock>(
-            w: &[u8],
-            rows: Range<usize>,
-            act: &Act<'_>,
-            out: SharedMut<f32>,
-            stride: usize,
-        ) {
-            gemv_k::<F, $v>(w, rows, act, out, stride)
-        }
-    };
-}
-
-gemv_k_entry!(
+gemv_entry!(
     /// Rows `rows` of a K-quant matrix times every activation row, with AVX2.
     ///
     /// # Safety
     /// As for [`gemv32_avx2`].
-    gemv_k_avx2, "avx2,fma,f16c", MADD
+    gemv_k_avx2, "avx2,fma,f16c", MADD, SuperBlock, gemv_k
 );
-gemv_k_entry!(
+gemv_entry!(
     /// [`gemv_k_avx2`] with AVX512-VNNI's 256-bit `vpdpbusd` and one scale multiply per 64
     /// values ([`scaled_pair`]).
     ///
     /// # Safety
     /// As for [`gemv32_vnni512`].
-    gemv_k_vnni512, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", VNNI512
+    gemv_k_vnni512, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", VNNI512, SuperBlock, gemv_k
 );
-gemv_k_entry!(
+gemv_entry!(
     /// [`gemv_k_vnni512`] with AVX-VNNI (no AVX-512 needed).
     ///
     /// # Safety
     /// As for [`gemv32_avxvnni`].
-    gemv_k_avxvnni, "avx2,fma,f16c,avxvnni", AVX_VNNI
+    gemv_k_avxvnni, "avx2,fma,f16c,avxvnni", AVX_VNNI, SuperBlock, gemv_k
 );
