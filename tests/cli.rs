@@ -579,3 +579,15 @@ fn speculate_and_no_speculate_together_are_a_usage_error() {
         .assert()
         .success();
 }
+
+#[test]
+fn batch_sizes_out_of_range_or_not_numbers_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    for bad in ["0", "8", "four", "-1"] {
+        summarise(&home)
+            .args(["--batch", bad, "article.txt", "other.txt"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("'{bad}'")));
+    }
+}
